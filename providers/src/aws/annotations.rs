@@ -1,0 +1,629 @@
+//! The `service.beta.kubernetes.io/aws-load-balancer-*` annotations (also accepted under
+//! `service.kubernetes.io/`), parsed and validated with the aws-load-balancer-controller's
+//! meaning. Every error names the annotation, the value and what would be accepted.
+
+use crate::error::{Error, Result};
+use crate::frontend::{Frontend, ObjectRef};
+use std::collections::BTreeMap;
+
+pub const PREFIXES: [&str; 2] = ["service.beta.kubernetes.io/", "service.kubernetes.io/"];
+const OWNED: &str = "aws-load-balancer-";
+
+pub const TYPE: &str = "aws-load-balancer-type";
+pub const TARGET_TYPE: &str = "aws-load-balancer-nlb-target-type";
+pub const NAME: &str = "aws-load-balancer-name";
+pub const SCHEME: &str = "aws-load-balancer-scheme";
+pub const INTERNAL: &str = "aws-load-balancer-internal";
+pub const SUBNETS: &str = "aws-load-balancer-subnets";
+pub const IP_ADDRESS_TYPE: &str = "aws-load-balancer-ip-address-type";
+pub const HC_PROTOCOL: &str = "aws-load-balancer-healthcheck-protocol";
+pub const HC_PORT: &str = "aws-load-balancer-healthcheck-port";
+pub const HC_PATH: &str = "aws-load-balancer-healthcheck-path";
+pub const HC_INTERVAL: &str = "aws-load-balancer-healthcheck-interval";
+pub const HC_TIMEOUT: &str = "aws-load-balancer-healthcheck-timeout";
+pub const HC_HEALTHY: &str = "aws-load-balancer-healthcheck-healthy-threshold";
+pub const HC_UNHEALTHY: &str = "aws-load-balancer-healthcheck-unhealthy-threshold";
+pub const HC_SUCCESS_CODES: &str = "aws-load-balancer-healthcheck-success-codes";
+pub const SSL_CERT: &str = "aws-load-balancer-ssl-cert";
+pub const SSL_PORTS: &str = "aws-load-balancer-ssl-ports";
+pub const SSL_POLICY: &str = "aws-load-balancer-ssl-negotiation-policy";
+pub const ALPN_POLICY: &str = "aws-load-balancer-alpn-policy";
+pub const BACKEND_PROTOCOL: &str = "aws-load-balancer-backend-protocol";
+pub const PROXY_PROTOCOL: &str = "aws-load-balancer-proxy-protocol";
+pub const TG_ATTRIBUTES: &str = "aws-load-balancer-target-group-attributes";
+pub const LB_ATTRIBUTES: &str = "aws-load-balancer-attributes";
+pub const CROSS_ZONE: &str = "aws-load-balancer-cross-zone-load-balancing-enabled";
+pub const TAGS: &str = "aws-load-balancer-additional-resource-tags";
+
+const SUPPORTED: [&str; 25] = [
+    TYPE,
+    TARGET_TYPE,
+    NAME,
+    SCHEME,
+    INTERNAL,
+    SUBNETS,
+    IP_ADDRESS_TYPE,
+    HC_PROTOCOL,
+    HC_PORT,
+    HC_PATH,
+    HC_INTERVAL,
+    HC_TIMEOUT,
+    HC_HEALTHY,
+    HC_UNHEALTHY,
+    HC_SUCCESS_CODES,
+    SSL_CERT,
+    SSL_PORTS,
+    SSL_POLICY,
+    ALPN_POLICY,
+    BACKEND_PROTOCOL,
+    PROXY_PROTOCOL,
+    TG_ATTRIBUTES,
+    LB_ATTRIBUTES,
+    CROSS_ZONE,
+    TAGS,
+];
+
+/// Known to the aws-load-balancer-controller but not implemented by berth yet: refusing them is
+/// safer than silently building a load balancer without (say) its security groups.
+const NOT_YET: [&str; 10] = [
+    "aws-load-balancer-eip-allocations",
+    "aws-load-balancer-private-ipv4-addresses",
+    "aws-load-balancer-ipv6-addresses",
+    "aws-load-balancer-security-groups",
+    "aws-load-balancer-manage-backend-security-group-rules",
+    "aws-load-balancer-security-group-prefix-lists",
+    "aws-load-balancer-target-node-labels",
+    "aws-load-balancer-access-log-enabled",
+    "aws-load-balancer-access-log-s3-bucket-name",
+    "aws-load-balancer-access-log-s3-bucket-prefix",
+];
+
+/// Tag keys berth writes for ownership; users may not set them.
+pub const RESERVED_TAG_PREFIXES: [&str; 4] = [
+    "elbv2.k8s.aws/",
+    "service.k8s.aws/",
+    "ingress.k8s.aws/",
+    "berth.dev/",
+];
+
+pub const NLB_TG_ATTRIBUTES: [&str; 16] = [
+    "deregistration_delay.timeout_seconds",
+    "deregistration_delay.connection_termination.enabled",
+    "preserve_client_ip.enabled",
+    "proxy_protocol_v2.enabled",
+    "stickiness.enabled",
+    "stickiness.type",
+    "connection_termination.enabled",
+    "target_health_state.unhealthy.connection_termination.enabled",
+    "target_health_state.unhealthy.draining_interval_seconds",
+    "target_failover.on_deregistration",
+    "target_failover.on_unhealthy",
+    "load_balancing.cross_zone.enabled",
+    "target_group_health.dns_failover.minimum_healthy_targets.count",
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
+];
+
+pub const NLB_LB_ATTRIBUTES: [&str; 9] = [
+    "access_logs.s3.enabled",
+    "access_logs.s3.bucket",
+    "access_logs.s3.prefix",
+    "deletion_protection.enabled",
+    "load_balancing.cross_zone.enabled",
+    "ipv6.deny_all_igw_traffic",
+    "dns_record.client_routing_policy",
+    "zonal_shift.config.enabled",
+    "secondary_ips.auto_assign.per_subnet",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetType {
+    Instance,
+    Ip,
+}
+
+impl TargetType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TargetType::Instance => "instance",
+            TargetType::Ip => "ip",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthCheckPort {
+    TrafficPort,
+    Number(u16),
+    /// A Service port name, resolved to that port's NodePort (instance) or targetPort (ip).
+    Named(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subnets {
+    Discover,
+    /// IDs (`subnet-…`) and/or `Name` tag values, as written.
+    Listed(Vec<String>),
+}
+
+/// Everything the annotations say, validated. `None` means "not set: use the default".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NlbAnnotations {
+    pub target_type: TargetType,
+    pub name: Option<String>,
+    pub internal: bool,
+    pub subnets: Subnets,
+    pub ip_address_type: Option<String>,
+    pub hc_protocol: Option<String>,
+    pub hc_port: Option<HealthCheckPort>,
+    pub hc_path: Option<String>,
+    pub hc_interval: Option<u16>,
+    pub hc_timeout: Option<u16>,
+    pub hc_healthy: Option<u16>,
+    pub hc_unhealthy: Option<u16>,
+    pub hc_success_codes: Option<String>,
+    pub ssl_certs: Vec<String>,
+    /// `None`: every TCP port is TLS when a certificate is set.
+    pub ssl_ports: Option<Vec<String>>,
+    pub ssl_policy: Option<String>,
+    pub alpn_policy: Option<String>,
+    /// Target-group protocol for TLS listeners: TLS when `backend-protocol: ssl`.
+    pub backend_tls: bool,
+    pub proxy_protocol: bool,
+    /// Attributes for every target group, then per service port (`key.80=value`).
+    pub tg_attributes: BTreeMap<String, String>,
+    pub tg_attributes_by_port: BTreeMap<u16, BTreeMap<String, String>>,
+    pub lb_attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Reads one annotation under either accepted prefix (`service.beta.` wins when both are set).
+pub fn get<'a>(fe: &'a Frontend, key: &str) -> Option<&'a str> {
+    PREFIXES
+        .iter()
+        .find_map(|p| fe.annotations.get(&format!("{p}{key}")))
+        .map(|s| s.trim())
+}
+
+struct Ctx<'a> {
+    object: &'a ObjectRef,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: &str, value: &str, expected: impl Into<String>) -> Error {
+        Error::InvalidAnnotation {
+            object: self.object.clone(),
+            annotation: format!("{}{key}", PREFIXES[0]),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+
+    fn bool(&self, key: &str, v: &str) -> Result<bool> {
+        match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.err(key, v, "expected true or false")),
+        }
+    }
+
+    fn int(&self, key: &str, v: &str, min: u16, max: u16) -> Result<u16> {
+        v.parse::<u16>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                self.err(
+                    key,
+                    v,
+                    format!("expected a whole number from {min} to {max}"),
+                )
+            })
+    }
+
+    fn one_of(&self, key: &str, v: &str, allowed: &[&str]) -> Result<String> {
+        allowed
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(v))
+            .map(|a| a.to_string())
+            .ok_or_else(|| self.err(key, v, format!("expected one of {}", allowed.join(", "))))
+    }
+
+    /// `k=v,k=v`: keys must be non-empty and unique; values may be empty only where noted.
+    fn pairs(&self, key: &str, v: &str) -> Result<Vec<(String, String)>> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (k, val) = item.split_once('=').ok_or_else(|| {
+                self.err(
+                    key,
+                    v,
+                    format!("expected key=value pairs separated by commas; {item:?} has no '='"),
+                )
+            })?;
+            let (k, val) = (k.trim(), val.trim());
+            if k.is_empty() {
+                return Err(self.err(key, v, format!("{item:?} has an empty key")));
+            }
+            if out.iter().any(|(seen, _)| seen == k) {
+                return Err(self.err(key, v, format!("key {k:?} is given twice")));
+            }
+            out.push((k.to_string(), val.to_string()));
+        }
+        Ok(out)
+    }
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
+    let cx = Ctx { object: &fe.object };
+
+    // Unknown or unsupported annotations under the prefix berth honours are errors, so a typo
+    // never silently yields a different load balancer.
+    for full in fe.annotations.keys() {
+        let Some(key) = PREFIXES.iter().find_map(|p| full.strip_prefix(p)) else {
+            continue;
+        };
+        if !key.starts_with(OWNED) || SUPPORTED.contains(&key) {
+            continue;
+        }
+        let value = fe.annotations[full].as_str();
+        if NOT_YET.contains(&key) {
+            return Err(Error::InvalidAnnotation {
+                object: fe.object.clone(),
+                annotation: full.clone(),
+                value: value.to_string(),
+                expected: "berth does not support this annotation yet; remove it or keep this Service on the aws-load-balancer-controller".into(),
+            });
+        }
+        return Err(Error::InvalidAnnotation {
+            object: fe.object.clone(),
+            annotation: full.clone(),
+            value: value.to_string(),
+            expected: format!("unknown annotation; berth accepts {}", SUPPORTED.join(", ")),
+        });
+    }
+
+    let lb_type = get(fe, TYPE)
+        .map(|v| cx.one_of(TYPE, v, &["external", "nlb-ip", "nlb"]))
+        .transpose()?;
+    let target_type = match get(fe, TARGET_TYPE) {
+        Some(v) => match cx.one_of(TARGET_TYPE, v, &["instance", "ip"])?.as_str() {
+            "ip" => TargetType::Ip,
+            _ => TargetType::Instance,
+        },
+        None if lb_type.as_deref() == Some("nlb-ip") => TargetType::Ip,
+        None => TargetType::Instance,
+    };
+
+    let name = get(fe, NAME)
+        .map(|v| {
+            let ok = !v.is_empty()
+                && v.len() <= 32
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !v.starts_with('-')
+                && !v.ends_with('-')
+                && !v.to_ascii_lowercase().starts_with("internal-");
+            if ok {
+                Ok(v.to_string())
+            } else {
+                Err(cx.err(NAME, v, "expected 1-32 letters, digits and hyphens, not starting or ending with a hyphen, not starting with \"internal-\""))
+            }
+        })
+        .transpose()?;
+
+    let internal = match (get(fe, SCHEME), get(fe, INTERNAL)) {
+        (Some(v), _) => cx.one_of(SCHEME, v, &["internal", "internet-facing"])? == "internal",
+        (None, Some(v)) => cx.bool(INTERNAL, v)?,
+        (None, None) => true,
+    };
+
+    let subnets = match get(fe, SUBNETS) {
+        Some(v) if list(v).is_empty() => {
+            return Err(cx.err(
+                SUBNETS,
+                v,
+                "expected a comma-separated list of subnet IDs or Name tags",
+            ))
+        }
+        Some(v) => Subnets::Listed(list(v)),
+        None => Subnets::Discover,
+    };
+
+    let ip_address_type = get(fe, IP_ADDRESS_TYPE)
+        .map(|v| cx.one_of(IP_ADDRESS_TYPE, v, &["ipv4", "dualstack"]))
+        .transpose()?;
+
+    let hc_protocol = get(fe, HC_PROTOCOL)
+        .map(|v| cx.one_of(HC_PROTOCOL, v, &["TCP", "HTTP", "HTTPS"]))
+        .transpose()?;
+    let hc_port = get(fe, HC_PORT)
+        .map(|v| {
+            if v == "traffic-port" {
+                Ok(HealthCheckPort::TrafficPort)
+            } else if v.chars().all(|c| c.is_ascii_digit()) {
+                cx.int(HC_PORT, v, 1, 65535).map(HealthCheckPort::Number)
+            } else if fe.ports.iter().any(|p| p.name.as_deref() == Some(v)) {
+                Ok(HealthCheckPort::Named(v.to_string()))
+            } else {
+                let names: Vec<&str> = fe.ports.iter().filter_map(|p| p.name.as_deref()).collect();
+                Err(cx.err(
+                    HC_PORT,
+                    v,
+                    format!(
+                        "expected traffic-port, a port number, or the name of a Service port ({})",
+                        names.join(", ")
+                    ),
+                ))
+            }
+        })
+        .transpose()?;
+    let hc_path = get(fe, HC_PATH)
+        .map(|v| {
+            if v.starts_with('/') && v.len() <= 1024 {
+                Ok(v.to_string())
+            } else {
+                Err(cx.err(
+                    HC_PATH,
+                    v,
+                    "expected a path starting with '/' (at most 1024 characters)",
+                ))
+            }
+        })
+        .transpose()?;
+    let hc_interval = get(fe, HC_INTERVAL)
+        .map(|v| cx.int(HC_INTERVAL, v, 5, 300))
+        .transpose()?;
+    let hc_timeout = get(fe, HC_TIMEOUT)
+        .map(|v| cx.int(HC_TIMEOUT, v, 2, 120))
+        .transpose()?;
+    let hc_healthy = get(fe, HC_HEALTHY)
+        .map(|v| cx.int(HC_HEALTHY, v, 2, 10))
+        .transpose()?;
+    let hc_unhealthy = get(fe, HC_UNHEALTHY)
+        .map(|v| cx.int(HC_UNHEALTHY, v, 2, 10))
+        .transpose()?;
+    let hc_success_codes = get(fe, HC_SUCCESS_CODES)
+        .map(|v| parse_success_codes(&cx, v))
+        .transpose()?;
+    if hc_protocol.as_deref() == Some("TCP") {
+        if let Some(p) = &hc_path {
+            return Err(cx.err(HC_PATH, p, "a TCP health check has no path; set healthcheck-protocol to HTTP or HTTPS, or remove the path"));
+        }
+    }
+
+    let ssl_certs = get(fe, SSL_CERT).map(list).unwrap_or_default();
+    for c in &ssl_certs {
+        if !c.starts_with("arn:") {
+            return Err(cx.err(
+                SSL_CERT,
+                c,
+                "expected ACM or IAM certificate ARNs (arn:aws:acm:…), separated by commas",
+            ));
+        }
+    }
+    let ssl_ports = get(fe, SSL_PORTS)
+        .map(|v| {
+            let items = list(v);
+            if items.is_empty() {
+                return Err(cx.err(
+                    SSL_PORTS,
+                    v,
+                    "expected * or a comma-separated list of Service port numbers or names",
+                ));
+            }
+            if items.iter().any(|i| i == "*") {
+                return Ok(None);
+            }
+            for i in &items {
+                let known = fe
+                    .ports
+                    .iter()
+                    .any(|p| p.name.as_deref() == Some(i.as_str()) || p.port.to_string() == *i);
+                if !known {
+                    let ports: Vec<String> = fe
+                        .ports
+                        .iter()
+                        .map(|p| match &p.name {
+                            Some(n) => format!("{}({n})", p.port),
+                            None => p.port.to_string(),
+                        })
+                        .collect();
+                    return Err(cx.err(
+                        SSL_PORTS,
+                        v,
+                        format!(
+                            "port {i:?} matches no Service port; the Service has {}",
+                            ports.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Ok(Some(items))
+        })
+        .transpose()?
+        .flatten();
+    if ssl_certs.is_empty() {
+        if let Some(v) = get(fe, SSL_PORTS) {
+            return Err(cx.err(
+                SSL_PORTS,
+                v,
+                format!(
+                    "TLS ports need a certificate: set {}{SSL_CERT}",
+                    PREFIXES[0]
+                ),
+            ));
+        }
+    }
+    let ssl_policy = get(fe, SSL_POLICY).map(|v| {
+        if v.is_empty() || v.contains(char::is_whitespace) { Err(cx.err(SSL_POLICY, v, "expected an ELB security policy name, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06")) } else { Ok(v.to_string()) }
+    }).transpose()?;
+    let alpn_policy = get(fe, ALPN_POLICY)
+        .map(|v| {
+            cx.one_of(
+                ALPN_POLICY,
+                v,
+                &[
+                    "HTTP1Only",
+                    "HTTP2Only",
+                    "HTTP2Optional",
+                    "HTTP2Preferred",
+                    "None",
+                ],
+            )
+        })
+        .transpose()?;
+    let backend_tls = match get(fe, BACKEND_PROTOCOL) {
+        Some(v) => matches!(
+            cx.one_of(BACKEND_PROTOCOL, v, &["tcp", "ssl", "tls"])?
+                .as_str(),
+            "ssl" | "tls"
+        ),
+        None => false,
+    };
+    let proxy_protocol = match get(fe, PROXY_PROTOCOL) {
+        Some("*") => true,
+        Some(v) => {
+            return Err(cx.err(
+                PROXY_PROTOCOL,
+                v,
+                "expected * (proxy protocol v2 on every target group)",
+            ))
+        }
+        None => false,
+    };
+
+    let mut tg_attributes = BTreeMap::new();
+    let mut tg_attributes_by_port: BTreeMap<u16, BTreeMap<String, String>> = BTreeMap::new();
+    if let Some(v) = get(fe, TG_ATTRIBUTES) {
+        for (k, val) in cx.pairs(TG_ATTRIBUTES, v)? {
+            // `key.80=value` applies to service port 80 only.
+            let per_port = k.rsplit_once('.').and_then(|(base, port)| {
+                let port: u16 = port.parse().ok()?;
+                fe.ports
+                    .iter()
+                    .any(|p| p.port == port)
+                    .then(|| (base.to_string(), port))
+            });
+            let (base, port) = match per_port {
+                Some((b, p)) => (b, Some(p)),
+                None => (k.clone(), None),
+            };
+            if !NLB_TG_ATTRIBUTES.contains(&base.as_str()) {
+                return Err(cx.err(TG_ATTRIBUTES, v, format!("unknown target-group attribute {k:?}; accepted: {} (optionally suffixed .<service port>)", NLB_TG_ATTRIBUTES.join(", "))));
+            }
+            if val.is_empty() {
+                return Err(cx.err(
+                    TG_ATTRIBUTES,
+                    v,
+                    format!("attribute {k:?} has an empty value"),
+                ));
+            }
+            match port {
+                Some(p) => {
+                    tg_attributes_by_port
+                        .entry(p)
+                        .or_default()
+                        .insert(base, val);
+                }
+                None => {
+                    tg_attributes.insert(base, val);
+                }
+            }
+        }
+    }
+
+    let mut lb_attributes = BTreeMap::new();
+    if let Some(v) = get(fe, LB_ATTRIBUTES) {
+        for (k, val) in cx.pairs(LB_ATTRIBUTES, v)? {
+            if !NLB_LB_ATTRIBUTES.contains(&k.as_str()) {
+                return Err(cx.err(
+                    LB_ATTRIBUTES,
+                    v,
+                    format!(
+                        "unknown load-balancer attribute {k:?}; accepted: {}",
+                        NLB_LB_ATTRIBUTES.join(", ")
+                    ),
+                ));
+            }
+            lb_attributes.insert(k, val);
+        }
+    }
+    if let Some(v) = get(fe, CROSS_ZONE) {
+        let on = cx.bool(CROSS_ZONE, v)?;
+        lb_attributes.insert("load_balancing.cross_zone.enabled".into(), on.to_string());
+    }
+
+    let mut tags = BTreeMap::new();
+    if let Some(v) = get(fe, TAGS) {
+        for (k, val) in cx.pairs(TAGS, v)? {
+            if RESERVED_TAG_PREFIXES.iter().any(|p| k.starts_with(p)) || k.starts_with("aws:") {
+                return Err(cx.err(TAGS, v, format!("tag key {k:?} is reserved (berth's ownership tags and aws: keys cannot be set)")));
+            }
+            if k.len() > 128 || val.len() > 256 {
+                return Err(cx.err(
+                    TAGS,
+                    v,
+                    format!("tag {k:?}: keys are at most 128 characters, values at most 256"),
+                ));
+            }
+            tags.insert(k, val);
+        }
+    }
+
+    Ok(NlbAnnotations {
+        target_type,
+        name,
+        internal,
+        subnets,
+        ip_address_type,
+        hc_protocol,
+        hc_port,
+        hc_path,
+        hc_interval,
+        hc_timeout,
+        hc_healthy,
+        hc_unhealthy,
+        hc_success_codes,
+        ssl_certs,
+        ssl_ports,
+        ssl_policy,
+        alpn_policy,
+        backend_tls,
+        proxy_protocol,
+        tg_attributes,
+        tg_attributes_by_port,
+        lb_attributes,
+        tags,
+    })
+}
+
+/// `200`, `200-399` or `200,202`: HTTP codes from 200 to 599.
+fn parse_success_codes(cx: &Ctx<'_>, v: &str) -> Result<String> {
+    let bad = || {
+        cx.err(HC_SUCCESS_CODES, v, "expected HTTP codes from 200 to 599: a code (200), a range (200-399) or a list (200,202)")
+    };
+    let code = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (200..=599).contains(c))
+    };
+    if let Some((a, b)) = v.split_once('-') {
+        match (code(a), code(b)) {
+            (Some(a), Some(b)) if a <= b => return Ok(format!("{a}-{b}")),
+            _ => return Err(bad()),
+        }
+    }
+    let codes: Option<Vec<u16>> = v.split(',').map(code).collect();
+    match codes {
+        Some(c) if !c.is_empty() => Ok(c.iter().map(u16::to_string).collect::<Vec<_>>().join(",")),
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,27 @@
+//! AWS: Service -> Network Load Balancer (ELBv2). annotations -> translate are pure; the
+//! provider (discover, observe, apply) wraps the SDK calls.
+
+pub mod annotations;
+pub mod tags;
+pub mod translate;
+
+use crate::error::Result;
+use crate::frontend::Frontend;
+use crate::plan::{self, Observed, Plan, Resource};
+
+pub const KIND_LB: &str = "AWS::ElasticLoadBalancingV2::LoadBalancer";
+pub const KIND_TG: &str = "AWS::ElasticLoadBalancingV2::TargetGroup";
+pub const KIND_LISTENER: &str = "AWS::ElasticLoadBalancingV2::Listener";
+
+/// Creation order: a listener needs its load balancer and target group.
+pub const KIND_ORDER: [&str; 3] = [KIND_LB, KIND_TG, KIND_LISTENER];
+
+/// The pure half of the pipeline: annotations + Kubernetes facts + cloud facts -> resources.
+pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<Resource>> {
+    let a = annotations::parse(frontend)?;
+    translate::translate(frontend, &a, facts)
+}
+
+pub fn plan(desired: &[Resource], observed: &Observed) -> Result<Plan> {
+    plan::diff(desired, observed, &KIND_ORDER)
+}

@@ -1,0 +1,76 @@
+use crate::frontend::ObjectRef;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every variant says what a user (or operator of berth) can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An annotation's value is not acceptable. Nothing in the cloud is changed.
+    #[error("{object}: annotation {annotation}={value:?} is invalid: {expected}")]
+    InvalidAnnotation {
+        object: ObjectRef,
+        annotation: String,
+        value: String,
+        expected: String,
+    },
+    /// A Kubernetes field (spec.ports, spec.sessionAffinity, …) is not acceptable.
+    #[error("{object}: {field}={value:?} is invalid: {expected}")]
+    InvalidField {
+        object: ObjectRef,
+        field: String,
+        value: String,
+        expected: String,
+    },
+    /// A cloud resource with the name berth wants exists but carries no berth ownership tags.
+    /// berth never touches it.
+    #[error("{kind} {name:?} already exists ({id}) but is not owned by berth (no ownership tags for this object); berth will not touch it: delete or rename it, or set a different name annotation")]
+    Conflict {
+        kind: String,
+        name: String,
+        id: String,
+    },
+    /// Something berth needs to know is not available (e.g. EndpointSlices for ip targets).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The cloud API refused or failed a call.
+    #[error("cloud API call {operation} failed: {message}")]
+    Cloud {
+        operation: String,
+        message: String,
+        /// Throttling, 5xx and timeouts: worth retrying as is.
+        retryable: bool,
+    },
+}
+
+impl Error {
+    /// A short CamelCase reason, used for Events and status conditions.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::InvalidAnnotation { .. } => "InvalidAnnotation",
+            Error::InvalidField { .. } => "InvalidField",
+            Error::Conflict { .. } => "NameConflict",
+            Error::Unavailable(_) => "Unavailable",
+            Error::Cloud { .. } => "CloudAPIError",
+        }
+    }
+
+    /// Errors in the user's input: retrying without a change to the object cannot help.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidAnnotation { .. } | Error::InvalidField { .. } | Error::Conflict { .. }
+        )
+    }
+
+    pub fn cloud(
+        operation: impl Into<String>,
+        message: impl Into<String>,
+        retryable: bool,
+    ) -> Self {
+        Error::Cloud {
+            operation: operation.into(),
+            message: message.into(),
+            retryable,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! berth's cloud side: the cloud-neutral [`frontend::Frontend`] (what Kubernetes wants) and
+//! [`plan::Plan`] (what will change), the [`provider::Provider`] trait, and one module tree per
+//! cloud. Nothing here knows about kube-runtime; the operator hands in Frontends.
+
+pub mod error;
+pub mod frontend;
+pub mod metrics;
+pub mod naming;
+pub mod plan;
+pub mod provider;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+
+pub use error::{Error, Result};
+pub use frontend::{Frontend, ObjectRef};
+pub use plan::{Action, Change, Observed, ObservedResource, Plan, Resource};
+pub use provider::{Address, Provider};

@@ -1,0 +1,456 @@
+//! The plan: a pure diff between the desired and the observed cloud resources, in a small
+//! vocabulary (create / update / delete), ordered so that creates go forward through the
+//! dependency graph and deletes go backward.
+//!
+//! Resources are described in CloudFormation's vocabulary: a `kind` (the resource type) and
+//! `properties` with that type's property names. A property that refers to another resource of
+//! the same plan is written `{"Ref": "<name>"}` and resolved to the real ID when that resource
+//! already exists.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub kind: String,
+    pub name: String,
+    pub properties: Map<String, Value>,
+}
+
+/// A resource that exists in the cloud and carries berth's ownership marks for this object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObservedResource {
+    /// The cloud's ID (an ARN, a self link, a resource ID).
+    pub id: String,
+    pub resource: Resource,
+    /// Read-only outputs, like CloudFormation's `Fn::GetAtt` (e.g. `DNSName`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub outputs: Map<String, Value>,
+}
+
+/// What observe found: our resources, and the names of same-kind resources that are not ours
+/// (a create with one of those names is a conflict, never a takeover).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub resources: Vec<ObservedResource>,
+    /// (kind, name) -> id of resources without our ownership marks.
+    #[serde(default)]
+    pub foreign: BTreeMap<(String, String), String>,
+}
+
+impl Observed {
+    pub fn find(&self, kind: &str, name: &str) -> Option<&ObservedResource> {
+        self.resources
+            .iter()
+            .find(|o| o.resource.kind == kind && o.resource.name == name)
+    }
+
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a ObservedResource> + 'a {
+        self.resources
+            .iter()
+            .filter(move |o| o.resource.kind == kind)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub action: Action,
+    pub kind: String,
+    pub name: String,
+    /// The cloud ID of the resource an update or delete acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Desired properties (create, update) or the current ones (delete).
+    pub properties: Map<String, Value>,
+    /// For an update: the properties that differ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// For an update: the current properties, so apply can compute e.g. tag or target deltas.
+    #[serde(skip)]
+    pub current: Option<Map<String, Value>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+}
+
+/// Diffs desired against observed. `kind_order` lists resource kinds in creation order
+/// (dependencies first); kinds not listed go last. Pure: no I/O, no clock.
+pub fn diff(desired: &[Resource], observed: &Observed, kind_order: &[&str]) -> Result<Plan> {
+    let rank = |kind: &str| {
+        kind_order
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(kind_order.len())
+    };
+    let ids: BTreeMap<&str, &str> = observed
+        .resources
+        .iter()
+        .map(|o| (o.resource.name.as_str(), o.id.as_str()))
+        .collect();
+
+    let mut creates = Vec::new();
+    let mut updates = Vec::new();
+    let mut wanted: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for d in desired {
+        wanted.insert((d.kind.as_str(), d.name.as_str()));
+        let mut props = d.properties.clone();
+        resolve_refs(&mut props, &ids);
+        match observed.find(&d.kind, &d.name) {
+            None => {
+                if let Some(id) = observed.foreign.get(&(d.kind.clone(), d.name.clone())) {
+                    return Err(Error::Conflict {
+                        kind: d.kind.clone(),
+                        name: d.name.clone(),
+                        id: id.clone(),
+                    });
+                }
+                creates.push(Change {
+                    action: Action::Create,
+                    kind: d.kind.clone(),
+                    name: d.name.clone(),
+                    id: None,
+                    properties: props,
+                    changed: Vec::new(),
+                    current: None,
+                });
+            }
+            Some(o) => {
+                let changed: Vec<String> = props
+                    .iter()
+                    .filter(|(k, v)| !equivalent(v, o.resource.properties.get(*k)))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if !changed.is_empty() {
+                    updates.push(Change {
+                        action: Action::Update,
+                        kind: d.kind.clone(),
+                        name: d.name.clone(),
+                        id: Some(o.id.clone()),
+                        properties: props,
+                        changed,
+                        current: Some(o.resource.properties.clone()),
+                    });
+                }
+            }
+        }
+    }
+    let mut deletes: Vec<Change> = observed
+        .resources
+        .iter()
+        .filter(|o| !wanted.contains(&(o.resource.kind.as_str(), o.resource.name.as_str())))
+        .map(|o| Change {
+            action: Action::Delete,
+            kind: o.resource.kind.clone(),
+            name: o.resource.name.clone(),
+            id: Some(o.id.clone()),
+            properties: o.resource.properties.clone(),
+            changed: Vec::new(),
+            current: None,
+        })
+        .collect();
+
+    // Stable sorts keep the translator's order within a kind.
+    creates.sort_by_key(|c| rank(&c.kind));
+    updates.sort_by_key(|c| rank(&c.kind));
+    deletes.sort_by_key(|c| std::cmp::Reverse(rank(&c.kind)));
+    let mut changes = creates;
+    changes.extend(updates);
+    changes.extend(deletes);
+    Ok(Plan { changes })
+}
+
+/// Replaces `{"Ref": name}` by the existing resource's ID where that resource exists.
+fn resolve_refs(props: &mut Map<String, Value>, ids: &BTreeMap<&str, &str>) {
+    for v in props.values_mut() {
+        resolve_value(v, ids);
+    }
+}
+
+fn resolve_value(v: &mut Value, ids: &BTreeMap<&str, &str>) {
+    match v {
+        Value::Object(m) => {
+            if let (1, Some(Value::String(name))) = (m.len(), m.get("Ref")) {
+                if let Some(id) = ids.get(name.as_str()) {
+                    *v = Value::String((*id).to_string());
+                }
+                return;
+            }
+            resolve_refs(m, ids);
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| resolve_value(x, ids)),
+        _ => {}
+    }
+}
+
+/// Whether the observed value satisfies the desired one.
+/// - Lists of `{Key, Value}` (tags, attributes): every desired pair is present; others' extra
+///   keys (AWS defaults, tags added by other tools) are left alone.
+/// - Other lists: equal as multisets (order does not matter to the clouds).
+/// - Everything else: equal.
+pub fn equivalent(desired: &Value, observed: Option<&Value>) -> bool {
+    let Some(observed) = observed else {
+        return desired.is_null();
+    };
+    match (desired, observed) {
+        (Value::Array(d), Value::Array(o)) => {
+            if d.iter().all(is_key_value) && o.iter().all(is_key_value) && !d.is_empty() {
+                let have: BTreeMap<String, &Value> = o
+                    .iter()
+                    .filter_map(|x| Some((x.get("Key")?.as_str()?.to_string(), x.get("Value")?)))
+                    .collect();
+                d.iter().all(|x| {
+                    let k = x.get("Key").and_then(Value::as_str).unwrap_or_default();
+                    have.get(k) == x.get("Value").as_ref()
+                })
+            } else {
+                let mut ds: Vec<String> = d.iter().map(Value::to_string).collect();
+                let mut os: Vec<String> = o.iter().map(Value::to_string).collect();
+                ds.sort();
+                os.sort();
+                ds == os
+            }
+        }
+        _ => desired == observed,
+    }
+}
+
+fn is_key_value(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.len() == 2 && m.contains_key("Key") && m.contains_key("Value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ORDER: [&str; 3] = ["LB", "TG", "Listener"];
+
+    fn res(kind: &str, name: &str, props: Value) -> Resource {
+        Resource {
+            kind: kind.into(),
+            name: name.into(),
+            properties: props.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn obs(id: &str, r: Resource) -> ObservedResource {
+        ObservedResource {
+            id: id.into(),
+            resource: r,
+            outputs: Map::new(),
+        }
+    }
+
+    fn summary(p: &Plan) -> Vec<String> {
+        p.changes
+            .iter()
+            .map(|c| format!("{:?} {} {}", c.action, c.kind, c.name))
+            .collect()
+    }
+
+    #[test]
+    fn table() {
+        let lb = res(
+            "LB",
+            "lb",
+            json!({"Scheme": "internal", "Tags": [{"Key": "a", "Value": "1"}]}),
+        );
+        let tg = res(
+            "TG",
+            "tg",
+            json!({"Port": 80, "Targets": [{"Id": "i-1", "Port": 80}, {"Id": "i-2", "Port": 80}]}),
+        );
+        let li = res(
+            "Listener",
+            "li",
+            json!({"LoadBalancerArn": {"Ref": "lb"}, "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "tg"}}]}),
+        );
+        let li_resolved = res(
+            "Listener",
+            "li",
+            json!({"LoadBalancerArn": "arn:lb", "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:tg"}]}),
+        );
+        let all = vec![lb.clone(), tg.clone(), li.clone()];
+        let existing = Observed {
+            resources: vec![
+                obs("arn:li", li_resolved.clone()),
+                obs(
+                    "arn:lb",
+                    res(
+                        "LB",
+                        "lb",
+                        json!({"Scheme": "internal", "Tags": [{"Key": "a", "Value": "1"}, {"Key": "other", "Value": "x"}]}),
+                    ),
+                ),
+                obs(
+                    "arn:tg",
+                    res(
+                        "TG",
+                        "tg",
+                        json!({"Port": 80, "Targets": [{"Id": "i-2", "Port": 80}, {"Id": "i-1", "Port": 80}]}),
+                    ),
+                ),
+            ],
+            foreign: BTreeMap::new(),
+        };
+        struct Case {
+            name: &'static str,
+            desired: Vec<Resource>,
+            observed: Observed,
+            want: Vec<&'static str>,
+        }
+        let cases = vec![
+            Case {
+                name: "create from nothing, dependencies first",
+                desired: vec![li.clone(), tg.clone(), lb.clone()],
+                observed: Observed::default(),
+                want: vec!["Create LB lb", "Create TG tg", "Create Listener li"],
+            },
+            Case {
+                name: "no-op: order and extra tags don't matter",
+                desired: all.clone(),
+                observed: existing.clone(),
+                want: vec![],
+            },
+            Case {
+                name: "delete everything in reverse",
+                desired: vec![],
+                observed: existing.clone(),
+                want: vec!["Delete Listener li", "Delete TG tg", "Delete LB lb"],
+            },
+            Case {
+                name: "update targets only",
+                desired: vec![
+                    lb.clone(),
+                    res(
+                        "TG",
+                        "tg",
+                        json!({"Port": 80, "Targets": [{"Id": "i-1", "Port": 80}]}),
+                    ),
+                    li.clone(),
+                ],
+                observed: existing.clone(),
+                want: vec!["Update TG tg"],
+            },
+            Case {
+                name: "replace target group by a new name: create, repoint, delete",
+                desired: vec![
+                    lb.clone(),
+                    res("TG", "tg2", json!({"Port": 81})),
+                    res(
+                        "Listener",
+                        "li",
+                        json!({"LoadBalancerArn": {"Ref": "lb"}, "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "tg2"}}]}),
+                    ),
+                ],
+                observed: existing.clone(),
+                want: vec!["Create TG tg2", "Update Listener li", "Delete TG tg"],
+            },
+        ];
+        for c in cases {
+            let p = diff(&c.desired, &c.observed, &ORDER).unwrap();
+            assert_eq!(summary(&p), c.want, "case: {}", c.name);
+        }
+    }
+
+    #[test]
+    fn refs_resolve_to_existing_ids_and_stay_refs_for_new_ones() {
+        let observed = Observed {
+            resources: vec![obs("arn:lb", res("LB", "lb", json!({})))],
+            foreign: BTreeMap::new(),
+        };
+        let li = res(
+            "Listener",
+            "li",
+            json!({"LoadBalancerArn": {"Ref": "lb"}, "DefaultActions": [{"TargetGroupArn": {"Ref": "tg"}}]}),
+        );
+        let p = diff(&[li], &observed, &ORDER).unwrap();
+        assert_eq!(p.changes[0].properties["LoadBalancerArn"], json!("arn:lb"));
+        assert_eq!(
+            p.changes[0].properties["DefaultActions"][0]["TargetGroupArn"],
+            json!({"Ref": "tg"})
+        );
+    }
+
+    #[test]
+    fn update_reports_changed_properties() {
+        let observed = Observed {
+            resources: vec![obs(
+                "arn:tg",
+                res(
+                    "TG",
+                    "tg",
+                    json!({"HealthCheckIntervalSeconds": 10, "Port": 80}),
+                ),
+            )],
+            foreign: BTreeMap::new(),
+        };
+        let p = diff(
+            &[res(
+                "TG",
+                "tg",
+                json!({"HealthCheckIntervalSeconds": 30, "Port": 80}),
+            )],
+            &observed,
+            &ORDER,
+        )
+        .unwrap();
+        assert_eq!(p.changes[0].changed, vec!["HealthCheckIntervalSeconds"]);
+        assert_eq!(p.changes[0].id.as_deref(), Some("arn:tg"));
+    }
+
+    #[test]
+    fn a_foreign_resource_with_our_name_is_a_conflict() {
+        let mut foreign = BTreeMap::new();
+        foreign.insert(
+            ("LB".to_string(), "lb".to_string()),
+            "arn:theirs".to_string(),
+        );
+        let observed = Observed {
+            resources: vec![],
+            foreign,
+        };
+        let err = diff(&[res("LB", "lb", json!({}))], &observed, &ORDER).unwrap_err();
+        assert!(
+            matches!(err, Error::Conflict { ref id, .. } if id == "arn:theirs"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not owned by berth"));
+    }
+
+    #[test]
+    fn key_value_lists_are_subsets_and_missing_keys_differ() {
+        let d = json!([{"Key": "a", "Value": "1"}]);
+        assert!(equivalent(
+            &d,
+            Some(&json!([{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]))
+        ));
+        assert!(!equivalent(&d, Some(&json!([{"Key": "a", "Value": "2"}]))));
+        assert!(!equivalent(&json!(1), None));
+        assert!(equivalent(&json!(["x", "y"]), Some(&json!(["y", "x"]))));
+        assert!(!equivalent(&json!(["x"]), Some(&json!(["y", "x"]))));
+    }
+}
