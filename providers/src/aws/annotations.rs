@@ -627,3 +627,229 @@ fn parse_success_codes(cx: &Ctx<'_>, v: &str) -> Result<String> {
         _ => Err(bad()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::{Protocol, ServicePort};
+
+    fn fe(annotations: &[(&str, &str)]) -> Frontend {
+        let mut f = Frontend::new(ObjectRef::service("shop", "web"), "c1");
+        for (k, v) in annotations {
+            f.annotations
+                .insert(format!("service.beta.kubernetes.io/{k}"), v.to_string());
+        }
+        for (name, port) in [("http", 80), ("https", 443)] {
+            f.ports.push(ServicePort {
+                name: Some(name.into()),
+                protocol: Protocol::Tcp,
+                port,
+                node_port: Some(30000 + port),
+                target_port: Some(8080),
+                endpoints: vec![],
+            });
+        }
+        f
+    }
+
+    /// Every supported annotation: valid values parse, invalid ones fail naming the annotation,
+    /// the value and what is accepted.
+    #[test]
+    fn each_annotation_valid_and_invalid() {
+        let cert = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+        let valid: Vec<(&str, &str)> = vec![
+            (TYPE, "external"),
+            (TYPE, "nlb-ip"),
+            (TYPE, "nlb"),
+            (TARGET_TYPE, "instance"),
+            (TARGET_TYPE, "ip"),
+            (TARGET_TYPE, "IP"),
+            (NAME, "my-nlb-1"),
+            (SCHEME, "internet-facing"),
+            (SCHEME, "internal"),
+            (INTERNAL, "true"),
+            (INTERNAL, "false"),
+            (SUBNETS, "subnet-1, subnet-2"),
+            (SUBNETS, "private-a"),
+            (IP_ADDRESS_TYPE, "dualstack"),
+            (HC_PROTOCOL, "http"),
+            (HC_PORT, "traffic-port"),
+            (HC_PORT, "8081"),
+            (HC_PORT, "https"),
+            (HC_PATH, "/healthz"),
+            (HC_INTERVAL, "30"),
+            (HC_TIMEOUT, "6"),
+            (HC_HEALTHY, "2"),
+            (HC_UNHEALTHY, "10"),
+            (HC_SUCCESS_CODES, "200-299"),
+            (HC_SUCCESS_CODES, "200,202"),
+            (SSL_CERT, cert),
+            (SSL_POLICY, "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+            (ALPN_POLICY, "HTTP2Preferred"),
+            (BACKEND_PROTOCOL, "ssl"),
+            (BACKEND_PROTOCOL, "tcp"),
+            (PROXY_PROTOCOL, "*"),
+            (
+                TG_ATTRIBUTES,
+                "deregistration_delay.timeout_seconds=120, preserve_client_ip.enabled=false",
+            ),
+            (TG_ATTRIBUTES, "proxy_protocol_v2.enabled.443=true"),
+            (LB_ATTRIBUTES, "deletion_protection.enabled=true"),
+            (CROSS_ZONE, "true"),
+            (TAGS, "team=payments,env=prod"),
+        ];
+        for (k, v) in valid {
+            let mut pairs = vec![(k, v)];
+            if k == SSL_POLICY || k == ALPN_POLICY {
+                pairs.push((SSL_CERT, cert));
+            }
+            parse(&fe(&pairs)).unwrap_or_else(|e| panic!("{k}={v:?} should be valid: {e}"));
+        }
+        let invalid: Vec<(&str, &str, &str)> = vec![
+            (TYPE, "clb", "expected one of external, nlb-ip, nlb"),
+            (TARGET_TYPE, "pod", "expected one of instance, ip"),
+            (NAME, "-bad", "letters, digits and hyphens"),
+            (NAME, "a-name-that-is-far-too-long-for-aws-elb", "1-32"),
+            (NAME, "internal-x", "internal-"),
+            (SCHEME, "public", "internal, internet-facing"),
+            (INTERNAL, "yes", "true or false"),
+            (SUBNETS, ",", "subnet IDs or Name tags"),
+            (IP_ADDRESS_TYPE, "ipv6", "ipv4, dualstack"),
+            (HC_PROTOCOL, "UDP", "TCP, HTTP, HTTPS"),
+            (HC_PORT, "metrics", "name of a Service port (http, https)"),
+            (HC_PORT, "70000", "1 to 65535"),
+            (HC_PATH, "healthz", "starting with '/'"),
+            (HC_INTERVAL, "abc", "from 5 to 300"),
+            (HC_INTERVAL, "1", "from 5 to 300"),
+            (HC_TIMEOUT, "121", "from 2 to 120"),
+            (HC_HEALTHY, "11", "from 2 to 10"),
+            (HC_UNHEALTHY, "1", "from 2 to 10"),
+            (HC_SUCCESS_CODES, "100", "200 to 599"),
+            (HC_SUCCESS_CODES, "399-200", "200 to 599"),
+            (SSL_CERT, "my-cert", "certificate ARNs"),
+            (SSL_PORTS, "443", "need a certificate"),
+            (ALPN_POLICY, "HTTP3", "HTTP1Only"),
+            (BACKEND_PROTOCOL, "http", "tcp, ssl, tls"),
+            (PROXY_PROTOCOL, "true", "expected *"),
+            (TG_ATTRIBUTES, "stickiness.enabled", "has no '='"),
+            (
+                TG_ATTRIBUTES,
+                "foo.bar=1",
+                "unknown target-group attribute \"foo.bar\"",
+            ),
+            (TG_ATTRIBUTES, "stickiness.enabled=", "empty value"),
+            (
+                TG_ATTRIBUTES,
+                "stickiness.enabled=true,stickiness.enabled=false",
+                "given twice",
+            ),
+            (
+                LB_ATTRIBUTES,
+                "idle_timeout.timeout_seconds=60",
+                "unknown load-balancer attribute",
+            ),
+            (CROSS_ZONE, "on", "true or false"),
+            (TAGS, "elbv2.k8s.aws/cluster=x", "reserved"),
+            (TAGS, "=x", "empty key"),
+            (
+                "aws-load-balancer-healthcheck-intervall",
+                "10",
+                "unknown annotation",
+            ),
+            (
+                "aws-load-balancer-eip-allocations",
+                "eipalloc-1",
+                "does not support this annotation yet",
+            ),
+        ];
+        for (k, v, want) in invalid {
+            let err = parse(&fe(&[(k, v)])).expect_err(&format!("{k}={v:?} should be rejected"));
+            let msg = err.to_string();
+            assert!(msg.contains("Service shop/web"), "{msg}");
+            assert!(
+                msg.contains(k),
+                "error should name the annotation {k}: {msg}"
+            );
+            assert!(
+                msg.contains(&format!("{v:?}")),
+                "error should quote the value: {msg}"
+            );
+            assert!(
+                msg.contains(want),
+                "error for {k}={v:?} should say {want:?}: {msg}"
+            );
+            assert_eq!(err.reason(), "InvalidAnnotation");
+        }
+        // An ssl-ports entry that matches no port is an error naming the ports there are.
+        let err = parse(&fe(&[(SSL_CERT, cert), (SSL_PORTS, "8443")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("matches no Service port") && err.contains("80(http), 443(https)"),
+            "{err}"
+        );
+        // A TCP health check has no path.
+        let err = parse(&fe(&[(HC_PROTOCOL, "TCP"), (HC_PATH, "/x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TCP health check has no path"), "{err}");
+    }
+
+    #[test]
+    fn defaults_and_legacy_forms() {
+        let a = parse(&fe(&[])).unwrap();
+        assert!(a.internal, "scheme defaults to internal");
+        assert_eq!(a.target_type, TargetType::Instance);
+        assert_eq!(a.subnets, Subnets::Discover);
+        assert!(!parse(&fe(&[(INTERNAL, "false")])).unwrap().internal);
+        assert!(
+            parse(&fe(&[(SCHEME, "internal"), (INTERNAL, "false")]))
+                .unwrap()
+                .internal,
+            "scheme wins over legacy internal"
+        );
+        assert_eq!(
+            parse(&fe(&[(TYPE, "nlb-ip")])).unwrap().target_type,
+            TargetType::Ip
+        );
+        let mut f = fe(&[]);
+        f.annotations.insert(
+            "service.kubernetes.io/aws-load-balancer-scheme".into(),
+            "internet-facing".into(),
+        );
+        assert!(
+            !parse(&f).unwrap().internal,
+            "service.kubernetes.io/ prefix is accepted"
+        );
+        let a = parse(&fe(&[(
+            TG_ATTRIBUTES,
+            "deregistration_delay.timeout_seconds=5,proxy_protocol_v2.enabled.443=true",
+        )]))
+        .unwrap();
+        assert_eq!(a.tg_attributes["deregistration_delay.timeout_seconds"], "5");
+        assert_eq!(
+            a.tg_attributes_by_port[&443]["proxy_protocol_v2.enabled"],
+            "true"
+        );
+        let a = parse(&fe(&[
+            (CROSS_ZONE, "true"),
+            (SSL_CERT, "arn:a,arn:b"),
+            (SSL_PORTS, "https"),
+        ]))
+        .unwrap();
+        assert_eq!(a.lb_attributes["load_balancing.cross_zone.enabled"], "true");
+        assert_eq!(a.ssl_certs, ["arn:a", "arn:b"]);
+        assert_eq!(a.ssl_ports, Some(vec!["https".to_string()]));
+        // Other tools' annotations are ignored.
+        let mut f = fe(&[]);
+        f.annotations.insert(
+            "external-dns.alpha.kubernetes.io/hostname".into(),
+            "x.example.com".into(),
+        );
+        f.annotations.insert(
+            "service.beta.kubernetes.io/azure-load-balancer-internal".into(),
+            "true".into(),
+        );
+        parse(&f).unwrap();
+    }
+}

@@ -2,8 +2,15 @@
 //! provider (discover, observe, apply) wraps the SDK calls.
 
 pub mod annotations;
+pub mod apply;
+pub mod client;
+pub mod discover;
+pub mod observe;
+pub mod provider;
 pub mod tags;
 pub mod translate;
+
+pub use client::AwsProvider;
 
 use crate::error::Result;
 use crate::frontend::Frontend;

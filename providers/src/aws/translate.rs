@@ -70,7 +70,7 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
     let mut tgs = Vec::new();
     let mut lis = Vec::new();
     for l in &listens {
-        let tg = target_group(fe, a, l, facts)?;
+        let tg = target_group(fe, a, l, &lb_name, facts)?;
         let mut m = Map::new();
         m.insert("LoadBalancerArn".into(), json!({"Ref": lb_name}));
         m.insert("Port".into(), json!(l.port.port));
@@ -198,10 +198,13 @@ fn listeners<'a>(fe: &'a Frontend, a: &NlbAnnotations) -> Result<Vec<Listen<'a>>
     Ok(out)
 }
 
+/// The name hashes the load balancer's name too: an NLB target group serves one load balancer,
+/// so a replaced load balancer needs new target groups.
 fn target_group(
     fe: &Frontend,
     a: &NlbAnnotations,
     l: &Listen<'_>,
+    lb_name: &str,
     facts: &AwsFacts,
 ) -> Result<Resource> {
     let p = l.port;
@@ -251,6 +254,7 @@ fn target_group(
     let tg_name = generated_name(
         fe,
         &[
+            lb_name,
             &p.port.to_string(),
             protocol,
             a.target_type.as_str(),
@@ -392,4 +396,337 @@ pub fn instance_id(provider_id: &str) -> Option<String> {
     let rest = provider_id.strip_prefix("aws://")?;
     let id = rest.rsplit('/').next()?;
     id.starts_with("i-").then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::{Endpoint, Node, ObjectRef};
+
+    fn fe(annotations: &[(&str, &str)]) -> Frontend {
+        let mut f = Frontend::new(ObjectRef::service("shop", "web"), "c1");
+        for (k, v) in annotations {
+            f.annotations
+                .insert(format!("service.beta.kubernetes.io/{k}"), v.to_string());
+        }
+        f.ports.push(ServicePort {
+            name: Some("http".into()),
+            protocol: Protocol::Tcp,
+            port: 80,
+            node_port: Some(30080),
+            target_port: Some(8080),
+            endpoints: vec![
+                Endpoint {
+                    ip: "10.0.0.2".into(),
+                    port: 8080,
+                },
+                Endpoint {
+                    ip: "10.0.0.1".into(),
+                    port: 8080,
+                },
+            ],
+        });
+        f.nodes = vec![
+            Node {
+                name: "n1".into(),
+                provider_id: Some("aws:///us-east-1a/i-111".into()),
+                internal_ip: None,
+            },
+            Node {
+                name: "n2".into(),
+                provider_id: Some("aws:///us-east-1b/i-222".into()),
+                internal_ip: None,
+            },
+            Node {
+                name: "fargate".into(),
+                provider_id: Some("aws:///us-east-1a/fargate-ip-1".into()),
+                internal_ip: None,
+            },
+        ];
+        f
+    }
+
+    fn run(f: &Frontend) -> Vec<Resource> {
+        super::super::desired(f, &AwsFacts::default()).unwrap()
+    }
+
+    fn of<'a>(r: &'a [Resource], kind: &str) -> Vec<&'a Map<String, Value>> {
+        r.iter()
+            .filter(|x| x.kind == kind)
+            .map(|x| &x.properties)
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_aws_controller() {
+        let r = run(&fe(&[]));
+        let lb = of(&r, KIND_LB)[0];
+        assert_eq!(lb["Scheme"], "internal");
+        assert_eq!(lb["Type"], "network");
+        assert!(
+            lb.get("Subnets").is_none(),
+            "offline: subnets are discovered at apply time"
+        );
+        let tg = of(&r, KIND_TG)[0];
+        assert_eq!(
+            (
+                tg["Protocol"].as_str(),
+                tg["Port"].as_u64(),
+                tg["TargetType"].as_str()
+            ),
+            (Some("TCP"), Some(30080), Some("instance"))
+        );
+        assert_eq!(
+            (
+                tg["HealthCheckProtocol"].as_str(),
+                tg["HealthCheckPort"].as_str()
+            ),
+            (Some("TCP"), Some("traffic-port"))
+        );
+        assert_eq!(
+            (
+                tg["HealthCheckIntervalSeconds"].as_u64(),
+                tg["HealthCheckTimeoutSeconds"].as_u64()
+            ),
+            (Some(10), Some(10))
+        );
+        assert_eq!(
+            (
+                tg["HealthyThresholdCount"].as_u64(),
+                tg["UnhealthyThresholdCount"].as_u64()
+            ),
+            (Some(3), Some(3))
+        );
+        assert!(
+            tg.get("HealthCheckPath").is_none() && tg.get("Matcher").is_none(),
+            "TCP checks carry no path or matcher"
+        );
+        assert_eq!(
+            tg["Targets"],
+            json!([{"Id": "i-111", "Port": 30080}, {"Id": "i-222", "Port": 30080}])
+        );
+        let li = of(&r, KIND_LISTENER)[0];
+        assert_eq!(li["Protocol"], "TCP");
+        assert_eq!(
+            li["DefaultActions"][0]["TargetGroupArn"]["Ref"],
+            r[1].name.as_str()
+        );
+        for res in &r {
+            if res.kind == KIND_LISTENER {
+                continue;
+            }
+            assert!(
+                res.name.len() <= 32 && res.name.starts_with("k8s-shop-web-"),
+                "{}",
+                res.name
+            );
+            let tags = res.properties["Tags"].as_array().unwrap();
+            assert!(tags.contains(&json!({"Key": "service.k8s.aws/stack", "Value": "shop/web"})));
+            assert!(tags.contains(&json!({"Key": "elbv2.k8s.aws/cluster", "Value": "c1"})));
+        }
+    }
+
+    #[test]
+    fn local_traffic_policy_checks_health_check_node_port() {
+        let mut f = fe(&[]);
+        f.external_traffic_policy = TrafficPolicy::Local;
+        f.health_check_node_port = Some(32000);
+        let r = run(&f);
+        let tg = of(&r, KIND_TG)[0];
+        assert_eq!(tg["HealthCheckProtocol"], "HTTP");
+        assert_eq!(tg["HealthCheckPort"], "32000");
+        assert_eq!(tg["HealthCheckPath"], "/healthz");
+        assert_eq!(
+            (
+                tg["HealthCheckTimeoutSeconds"].as_u64(),
+                tg["HealthyThresholdCount"].as_u64()
+            ),
+            (Some(6), Some(2))
+        );
+        assert_eq!(tg["Matcher"]["HttpCode"], "200-399");
+        f.health_check_node_port = None;
+        let err = super::super::desired(&f, &AwsFacts::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spec.healthCheckNodePort"), "{err}");
+    }
+
+    #[test]
+    fn http_health_check_annotations() {
+        let r = run(&fe(&[
+            ("aws-load-balancer-healthcheck-protocol", "HTTP"),
+            ("aws-load-balancer-healthcheck-port", "http"),
+            ("aws-load-balancer-healthcheck-success-codes", "200"),
+        ]));
+        let tg = of(&r, KIND_TG)[0];
+        assert_eq!(
+            (
+                tg["HealthCheckPath"].as_str(),
+                tg["HealthCheckPort"].as_str()
+            ),
+            (Some("/"), Some("30080"))
+        );
+        assert_eq!(tg["Matcher"]["HttpCode"], "200");
+    }
+
+    #[test]
+    fn ip_targets_use_ready_pod_ips_on_the_target_port() {
+        let r = run(&fe(&[("aws-load-balancer-nlb-target-type", "ip")]));
+        let tg = of(&r, KIND_TG)[0];
+        assert_eq!(tg["TargetType"], "ip");
+        assert_eq!(tg["Port"], 8080);
+        assert_eq!(
+            tg["Targets"],
+            json!([{"Id": "10.0.0.1", "Port": 8080}, {"Id": "10.0.0.2", "Port": 8080}])
+        );
+        let mut f = fe(&[("aws-load-balancer-nlb-target-type", "ip")]);
+        f.endpoints_unavailable = Some("no EndpointSlice v1".into());
+        let err = super::super::desired(&f, &AwsFacts::default()).unwrap_err();
+        assert_eq!(err.reason(), "Unavailable");
+        assert!(err.to_string().contains("no EndpointSlice v1"));
+    }
+
+    #[test]
+    fn session_affinity_turns_on_source_ip_stickiness_unless_annotated() {
+        let mut f = fe(&[]);
+        f.session_affinity_client_ip = true;
+        let tg_attrs = |f: &Frontend| {
+            run(f)
+                .into_iter()
+                .find(|r| r.kind == KIND_TG)
+                .unwrap()
+                .properties["TargetGroupAttributes"]
+                .clone()
+        };
+        assert_eq!(
+            tg_attrs(&f),
+            json!([{"Key": "stickiness.enabled", "Value": "true"}, {"Key": "stickiness.type", "Value": "source_ip"}])
+        );
+        f.annotations.insert(
+            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes".into(),
+            "stickiness.enabled=false".into(),
+        );
+        assert_eq!(
+            tg_attrs(&f),
+            json!([{"Key": "stickiness.enabled", "Value": "false"}])
+        );
+    }
+
+    #[test]
+    fn tls_ports_alpn_backend_and_tcp_udp() {
+        let mut f = fe(&[
+            (
+                "aws-load-balancer-ssl-cert",
+                "arn:aws:acm:us-east-1:1:certificate/a,arn:aws:acm:us-east-1:1:certificate/b",
+            ),
+            ("aws-load-balancer-ssl-ports", "443"),
+            ("aws-load-balancer-alpn-policy", "HTTP2Preferred"),
+            ("aws-load-balancer-backend-protocol", "ssl"),
+        ]);
+        f.ports.push(ServicePort {
+            name: Some("https".into()),
+            protocol: Protocol::Tcp,
+            port: 443,
+            node_port: Some(30443),
+            target_port: Some(8443),
+            endpoints: vec![],
+        });
+        f.ports.push(ServicePort {
+            name: Some("dns-tcp".into()),
+            protocol: Protocol::Tcp,
+            port: 53,
+            node_port: Some(30053),
+            target_port: Some(53),
+            endpoints: vec![],
+        });
+        f.ports.push(ServicePort {
+            name: Some("dns-udp".into()),
+            protocol: Protocol::Udp,
+            port: 53,
+            node_port: Some(30053),
+            target_port: Some(53),
+            endpoints: vec![],
+        });
+        let r = run(&f);
+        let lis = of(&r, KIND_LISTENER);
+        let protocols: Vec<&str> = lis
+            .iter()
+            .map(|l| l["Protocol"].as_str().unwrap())
+            .collect();
+        assert_eq!(protocols, ["TCP", "TLS", "TCP_UDP"]);
+        assert_eq!(lis[1]["Certificates"].as_array().unwrap().len(), 2);
+        assert_eq!(lis[1]["SslPolicy"], DEFAULT_SSL_POLICY);
+        assert_eq!(lis[1]["AlpnPolicy"], json!(["HTTP2Preferred"]));
+        let tgs = of(&r, KIND_TG);
+        assert_eq!(
+            tgs.iter()
+                .map(|t| t["Protocol"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["TCP", "TLS", "TCP_UDP"]
+        );
+        // Without ssl-ports every TCP port is TLS.
+        let mut g = fe(&[(
+            "aws-load-balancer-ssl-cert",
+            "arn:aws:acm:us-east-1:1:certificate/a",
+        )]);
+        g.ports.push(f.ports[1].clone());
+        assert!(of(&run(&g), KIND_LISTENER)
+            .iter()
+            .all(|l| l["Protocol"] == "TLS"));
+    }
+
+    #[test]
+    fn names_are_stable_and_immutable_changes_rename() {
+        let a = run(&fe(&[]));
+        assert_eq!(a, run(&fe(&[])), "translation is deterministic");
+        let b = run(&fe(&[("aws-load-balancer-scheme", "internet-facing")]));
+        assert_ne!(
+            a[0].name, b[0].name,
+            "a scheme change needs a new load balancer"
+        );
+        let c = run(&fe(&[("aws-load-balancer-nlb-target-type", "ip")]));
+        assert_ne!(
+            a[1].name, c[1].name,
+            "a target-type change needs a new target group"
+        );
+        assert_eq!(a[0].name, c[0].name);
+        let named = run(&fe(&[("aws-load-balancer-name", "edge")]));
+        assert_eq!(named[0].name, "edge");
+        assert_eq!(named[2].name, "edge:80");
+    }
+
+    #[test]
+    fn facts_fill_subnets_and_vpc() {
+        let facts = AwsFacts {
+            vpc_id: Some("vpc-1".into()),
+            subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+        };
+        let r = super::super::desired(&fe(&[]), &facts).unwrap();
+        assert_eq!(r[0].properties["Subnets"], json!(["subnet-a", "subnet-b"]));
+        assert_eq!(r[1].properties["VpcId"], "vpc-1");
+        let explicit = run(&fe(&[("aws-load-balancer-subnets", "subnet-x,subnet-y")]));
+        assert_eq!(
+            explicit[0].properties["Subnets"],
+            json!(["subnet-x", "subnet-y"])
+        );
+    }
+
+    #[test]
+    fn sctp_and_missing_node_port_are_field_errors() {
+        let mut f = fe(&[]);
+        f.ports[0].protocol = Protocol::Sctp;
+        assert!(super::super::desired(&f, &AwsFacts::default())
+            .unwrap_err()
+            .to_string()
+            .contains("spec.ports[80].protocol"));
+        let mut f = fe(&[]);
+        f.ports[0].node_port = None;
+        let err = super::super::desired(&f, &AwsFacts::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nodePort") && err.contains("nlb-target-type: ip"),
+            "{err}"
+        );
+    }
 }

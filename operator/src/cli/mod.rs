@@ -1,0 +1,60 @@
+//! Command-line interface: `berth plan`, `berth run`, ….
+
+pub mod plan;
+pub mod run;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "Provisions cloud load balancers for Kubernetes Services and Ingresses"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print what berth would do for the Services in manifest files (offline unless --observe).
+    Plan(plan::PlanArgs),
+    /// Run the operator: watch Services, provision their load balancers, report back.
+    Run(run::RunArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Cloud {
+    Aws,
+}
+
+/// Settings shared by `plan` and `run`: which cloud, which cluster, which Services.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// The cloud to provision in.
+    #[arg(long, value_enum, default_value = "aws", env = "BERTH_CLOUD")]
+    pub cloud: Cloud,
+    /// Cluster name: part of every ownership tag and of subnet discovery
+    /// (`kubernetes.io/cluster/<name>`).
+    #[arg(long, default_value = "kubernetes", env = "BERTH_CLUSTER_NAME")]
+    pub cluster_name: String,
+    /// VPC to use (AWS). Default: the VPC of the load balancer's subnets.
+    #[arg(long, env = "BERTH_VPC_ID")]
+    pub vpc_id: Option<String>,
+    /// `spec.loadBalancerClass` values berth serves (repeat or comma-separate).
+    #[arg(long = "load-balancer-class", value_delimiter = ',', default_values_t = ["berth.dev/aws-nlb".to_string(), "service.k8s.aws/nlb".to_string()], env = "BERTH_LOAD_BALANCER_CLASSES")]
+    pub load_balancer_classes: Vec<String>,
+    /// Also serve LoadBalancer Services that name no class (berth is the cluster's default).
+    #[arg(long, env = "BERTH_DEFAULT_CLASS")]
+    pub default_class: bool,
+}
+
+impl CommonArgs {
+    pub fn selection(&self) -> crate::gather::Selection {
+        crate::gather::Selection {
+            classes: self.load_balancer_classes.clone(),
+            default_class: self.default_class,
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! `berth run`: the operator. Serves `/healthz`, `/readyz` and `/metrics`, waits for the leader
+//! Lease, then runs the Service controller until SIGTERM/SIGINT (graceful: reconciliations in
+//! flight finish, the Lease is released) or until leadership is lost (exit 1 at once).
+
+use super::{Cloud, CommonArgs};
+use crate::context::Context;
+use crate::controller::service::{self, Caches};
+use crate::http::{self, Health, Phase};
+use crate::leader::{LeaderElector, LeaseConfig};
+use crate::metrics::Metrics;
+use clap::{Args, ValueEnum};
+use futures::FutureExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address of the /healthz, /readyz and /metrics endpoints.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "BERTH_METRICS_ADDR")]
+    pub metrics_addr: SocketAddr,
+    /// Reconcile every converged Service again after this long, correcting drift in the cloud
+    /// (e.g. 30s, 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, env = "BERTH_RESYNC")]
+    pub resync: Duration,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "kube-system")]
+    pub leader_election_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "berth-leader")]
+    pub leader_election_id: String,
+    /// This replica's identity in the Lease and in Events. Default: $POD_NAME, else the
+    /// hostname plus a random suffix.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// How long the Lease stays valid without renewal.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How often the leader renews the Lease (and a standby replica retries).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub lease_renew_interval: Duration,
+    /// Watch the Services of this namespace only (default: all namespaces).
+    #[arg(long, env = "BERTH_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Only Nodes matching this label selector (e.g. `pool=edge`) become load-balancer targets
+    /// (default: every Node without the exclude-from-external-load-balancers label).
+    #[arg(long, env = "BERTH_NODE_SELECTOR")]
+    pub node_selector: Option<String>,
+    #[arg(long, value_enum, default_value = "text", env = "BERTH_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (or plain seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (expected e.g. 500ms, 30s, 5m, 1h)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!(
+            "{s:?}: unknown unit {unit:?} (expected ms, s, m or h)"
+        )),
+    }
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube_runtime=warn,aws_config=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn default_identity() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "berth".into());
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("{host}-{:08x}", h.finish() as u32)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+async fn provider(common: &CommonArgs, metrics: &Metrics) -> Arc<dyn providers::Provider> {
+    match common.cloud {
+        Cloud::Aws => Arc::new(
+            providers::aws::AwsProvider::from_env(
+                common.cluster_name.clone(),
+                common.vpc_id.clone(),
+                metrics.call_recorder(),
+            )
+            .await,
+        ),
+    }
+}
+
+/// Runs the operator; returns the process exit code.
+pub async fn run(args: RunArgs) -> i32 {
+    init_logging(args.log_format);
+    let identity = args.identity.clone().unwrap_or_else(default_identity);
+    let client = match kube::Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            error!(error = %e, "cannot create a Kubernetes client (KUBECONFIG or in-cluster config)");
+            return 2;
+        }
+    };
+    let metrics = Metrics::new();
+    let health = Health::new(metrics.clone());
+    let listener = match http::bind(args.metrics_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            error!(error = %e, addr = %args.metrics_addr, "cannot listen");
+            return 2;
+        }
+    };
+    info!(addr = %args.metrics_addr, identity = %identity, cluster = %args.common.cluster_name, "serving /healthz, /readyz and /metrics");
+    tokio::spawn({
+        let health = health.clone();
+        async move {
+            if let Err(e) = http::serve(listener, health).await {
+                error!(error = %e, "HTTP server failed");
+            }
+        }
+    });
+
+    let slices = match service::slices_served(&client).await {
+        Ok(true) => true,
+        Ok(false) => {
+            warn!("the API server does not serve discovery.k8s.io/v1 EndpointSlices: not watching them; Services that need pod IP targets report them as unavailable");
+            false
+        }
+        Err(e) => {
+            error!(error = %e, "cannot reach the Kubernetes API server");
+            return 2;
+        }
+    };
+
+    let mut elector = LeaderElector::new(
+        client.clone(),
+        LeaseConfig {
+            namespace: args.leader_election_namespace.clone(),
+            name: args.leader_election_id.clone(),
+            identity: identity.clone(),
+            lease_duration: args.lease_duration,
+            renew_interval: args.lease_renew_interval,
+        },
+    );
+    let sig = signal().shared();
+    metrics.set_leader(false);
+    tokio::select! {
+        _ = elector.acquire(|_| health.set(Phase::Standby)) => {}
+        _ = sig.clone() => {
+            info!("signal received while standby; exiting");
+            return 0;
+        }
+    }
+    metrics.set_leader(true);
+    health.set(Phase::Syncing);
+
+    let provider = provider(&args.common, &metrics).await;
+    let caches = Caches::new(slices);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        provider,
+        metrics.clone(),
+        args.common.selection(),
+        args.common.cluster_name.clone(),
+        caches.nodes.clone(),
+        caches.slices.clone(),
+        args.resync,
+        Some(identity.clone()),
+    ));
+
+    let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
+    let ready_health = health.clone();
+    let scope = service::Scope {
+        namespace: args.watch_namespace.clone(),
+        node_selector: args.node_selector.clone(),
+    };
+    let controller = service::run(ctx, caches, &scope, stop_rx.map(|_| ()), move || {
+        ready_health.set(Phase::Leader)
+    });
+    tokio::pin!(controller);
+    let lease_cfg = elector.config().clone();
+    let mut lost = tokio::spawn(async move { elector.keep().await });
+
+    let mut stop_tx = Some(stop_tx);
+    loop {
+        tokio::select! {
+            _ = &mut controller => break,
+            _ = &mut lost => {
+                metrics.set_leader(false);
+                error!("lost leadership; exiting so that the new leader is the only one acting");
+                return 1;
+            }
+            _ = sig.clone(), if stop_tx.is_some() => {
+                info!("signal received: finishing reconciliations in flight, then releasing the Lease");
+                if let Some(tx) = stop_tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    }
+    lost.abort();
+    metrics.set_leader(false);
+    if let Err(e) = LeaderElector::new(client, lease_cfg).release().await {
+        warn!(error = %e, "could not release the leader Lease");
+    }
+    info!("stopped");
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "berth",
+            "run",
+            "--resync",
+            "2s",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let crate::cli::Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.resync, Duration::from_secs(2));
+        assert_eq!(a.log_format, LogFormat::Json);
+        assert_eq!(a.leader_election_id, "berth-leader");
+        assert_eq!(a.lease_duration, Duration::from_secs(15));
+        assert_eq!(a.metrics_addr.port(), 8080);
+    }
+}

@@ -1,0 +1,3 @@
+//! kube-runtime controllers.
+
+pub mod service;

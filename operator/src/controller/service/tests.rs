@@ -1,0 +1,576 @@
+//! Reconciler tests with a scripted fake Provider and a fake Kubernetes API (a tower service
+//! that records every request and answers it).
+
+use super::*;
+use crate::metrics::Metrics;
+use http::{Request, Response, StatusCode};
+use kube::client::Body;
+use kube::runtime::reflector;
+use providers::frontend::{Frontend, ObjectRef as FeRef};
+use providers::plan::{Observed, ObservedResource, Resource};
+use serde_json::{json, Value};
+use std::sync::Mutex;
+
+/// One request the controller made to the Kubernetes API.
+#[derive(Clone, Debug)]
+struct Call {
+    method: String,
+    path: String,
+    body: Value,
+}
+
+#[derive(Clone, Default)]
+struct FakeApi {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl FakeApi {
+    fn client(&self) -> kube::Client {
+        let calls = self.calls.clone();
+        let svc = tower::service_fn(move |req: Request<Body>| {
+            let calls = calls.clone();
+            async move {
+                let method = req.method().to_string();
+                let path = req.uri().path().to_string();
+                let bytes = req
+                    .into_body()
+                    .collect_bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                calls.lock().unwrap().push(Call {
+                    method: method.clone(),
+                    path: path.clone(),
+                    body: body.clone(),
+                });
+                let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+                let (code, out) = match (method.as_str(), parts.as_slice()) {
+                    ("PATCH", ["api", "v1", "namespaces", ns, "services", name, ..]) => (
+                        StatusCode::OK,
+                        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}}),
+                    ),
+                    ("POST", ["apis", "events.k8s.io", "v1", "namespaces", _, "events"]) => {
+                        (StatusCode::CREATED, body)
+                    }
+                    _ => (
+                        StatusCode::NOT_FOUND,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+                    ),
+                };
+                let resp = Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&out).unwrap()))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        kube::Client::new(svc, "default")
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path.contains("/events"))
+            .map(|c| c.body)
+            .collect()
+    }
+
+    fn event_reasons(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["type"].as_str().unwrap_or(""),
+                    e["reason"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    fn status_patches(&self) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == "PATCH" && c.path.ends_with("/status"))
+            .map(|c| c.body)
+            .collect()
+    }
+
+    fn object_patches(&self) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| {
+                c.method == "PATCH" && c.path.contains("/services/") && !c.path.ends_with("/status")
+            })
+            .map(|c| c.body)
+            .collect()
+    }
+}
+
+/// A scripted Provider: keeps "cloud" state in memory, records calls, fails on demand.
+#[derive(Default)]
+struct FakeProvider {
+    calls: Mutex<Vec<String>>,
+    cloud: Mutex<Vec<ObservedResource>>,
+    fail_desired: Mutex<Option<providers::Error>>,
+    fail_apply: Mutex<Option<providers::Error>>,
+    frontends: Mutex<Vec<Frontend>>,
+}
+
+impl FakeProvider {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+}
+
+fn take_err(slot: &Mutex<Option<providers::Error>>) -> Option<providers::Error> {
+    slot.lock().unwrap().take()
+}
+
+#[async_trait::async_trait]
+impl providers::Provider for FakeProvider {
+    fn cloud(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn desired(&self, fe: &Frontend) -> providers::Result<Vec<Resource>> {
+        self.log(format!("desired {}", fe.object.stack()));
+        self.frontends.lock().unwrap().push(fe.clone());
+        if let Some(e) = take_err(&self.fail_desired) {
+            return Err(e);
+        }
+        let targets: Vec<Value> = fe.nodes.iter().map(|n| json!(n.name)).collect();
+        Ok(vec![
+            Resource {
+                kind: "LB".into(),
+                name: "lb".into(),
+                properties: json!({"Scheme": "internal"}).as_object().cloned().unwrap(),
+            },
+            Resource {
+                kind: "TG".into(),
+                name: "tg".into(),
+                properties: json!({"Targets": targets}).as_object().cloned().unwrap(),
+            },
+        ])
+    }
+
+    async fn observe(
+        &self,
+        owner: &FeRef,
+        cluster: &str,
+        desired: &[Resource],
+    ) -> providers::Result<Observed> {
+        self.log(format!(
+            "observe {} {cluster} desired={}",
+            owner.stack(),
+            desired.len()
+        ));
+        Ok(Observed {
+            resources: self.cloud.lock().unwrap().clone(),
+            foreign: Default::default(),
+        })
+    }
+
+    fn plan(&self, desired: &[Resource], observed: &Observed) -> providers::Result<Plan> {
+        self.log("plan".into());
+        providers::plan::diff(desired, observed, &["LB", "TG"])
+    }
+
+    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<Option<Address>> {
+        self.log(format!("apply {}", plan.changes.len()));
+        if let Some(e) = take_err(&self.fail_apply) {
+            return Err(e);
+        }
+        let mut cloud = self.cloud.lock().unwrap();
+        for c in &plan.changes {
+            cloud.retain(|o| !(o.resource.kind == c.kind && o.resource.name == c.name));
+            if c.action != PlanAction::Delete {
+                cloud.push(ObservedResource {
+                    id: format!("arn:{}", c.name),
+                    resource: Resource {
+                        kind: c.kind.clone(),
+                        name: c.name.clone(),
+                        properties: c.properties.clone(),
+                    },
+                    outputs: Default::default(),
+                });
+            }
+        }
+        Ok(cloud
+            .iter()
+            .any(|o| o.resource.kind == "LB")
+            .then(|| Address::Hostname("Web-123.ELB.us-east-1.amazonaws.com".into())))
+    }
+}
+
+struct Harness {
+    api: FakeApi,
+    provider: Arc<FakeProvider>,
+    ctx: Arc<Context>,
+}
+
+fn harness(nodes: &[&str]) -> Harness {
+    let api = FakeApi::default();
+    let provider = Arc::new(FakeProvider::default());
+    let (node_store, mut writer) = reflector::store::<Node>();
+    for n in nodes {
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": n}, "spec": {"providerID": format!("aws:///us-east-1a/i-{n}")}})).unwrap();
+        writer.apply_watcher_event(&watcher::Event::Apply(node));
+    }
+    let ctx = Arc::new(Context::new(
+        api.client(),
+        provider.clone(),
+        Metrics::new(),
+        crate::gather::Selection::default(),
+        "c1".into(),
+        node_store,
+        None,
+        Duration::from_secs(42),
+        Some("test".into()),
+    ));
+    // Keep the writer alive for the store's lifetime.
+    std::mem::forget(writer);
+    Harness { api, provider, ctx }
+}
+
+fn service(v: Value) -> Arc<Service> {
+    let mut base = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "7",
+                     "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "external"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "nodePort": 30080}]},
+    });
+    merge(&mut base, v);
+    Arc::new(serde_json::from_value(base).unwrap())
+}
+
+fn merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+fn ours() -> Value {
+    json!({"metadata": {"finalizers": [FINALIZER]}})
+}
+
+#[tokio::test]
+async fn a_service_berth_does_not_select_is_untouched() {
+    let h = harness(&["n1"]);
+    for v in [
+        json!({"spec": {"type": "ClusterIP"}}),
+        json!({"metadata": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}}}),
+        json!({"spec": {"loadBalancerClass": "metallb.io/metallb"}}),
+        json!({"spec": {"type": "ClusterIP"}, "metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}}),
+    ] {
+        let action = reconcile(service(v), h.ctx.clone()).await.unwrap();
+        assert_eq!(action, Action::await_change());
+    }
+    assert!(h.provider.calls().is_empty(), "{:?}", h.provider.calls());
+    assert!(h.api.calls().is_empty(), "{:?}", h.api.calls());
+}
+
+#[tokio::test]
+async fn the_finalizer_is_added_before_anything_is_created() {
+    let h = harness(&["n1"]);
+    reconcile(service(json!({})), h.ctx.clone()).await.unwrap();
+    assert!(h.provider.calls().is_empty(), "{:?}", h.provider.calls());
+    let patches = h.api.object_patches();
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert!(patches[0].to_string().contains(FINALIZER), "{}", patches[0]);
+}
+
+#[tokio::test]
+async fn ensure_creates_reports_and_then_is_a_no_op() {
+    let h = harness(&["n1", "n2"]);
+    let action = reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(42)));
+    assert_eq!(
+        h.provider.calls(),
+        [
+            "desired shop/web",
+            "observe shop/web c1 desired=2",
+            "plan",
+            "apply 2"
+        ]
+    );
+    let fe = h.provider.frontends.lock().unwrap()[0].clone();
+    assert_eq!(fe.nodes.len(), 2);
+    assert!(
+        fe.endpoints_unavailable.is_some(),
+        "no slices store: endpoints are unavailable"
+    );
+    assert_eq!(h.api.event_reasons(), ["Normal Ensuring", "Normal Ensured"]);
+    assert!(h.api.events()[0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("2 to create"));
+    let status = h.api.status_patches();
+    assert_eq!(status.len(), 1);
+    assert_eq!(
+        status[0]["status"]["loadBalancer"]["ingress"][0]["hostname"],
+        "web-123.elb.us-east-1.amazonaws.com"
+    );
+    let cond = &status[0]["status"]["conditions"][0];
+    assert_eq!(
+        (
+            cond["type"].as_str(),
+            cond["status"].as_str(),
+            cond["reason"].as_str()
+        ),
+        (
+            Some(crate::report::CONDITION_TYPE),
+            Some("True"),
+            Some("Ensured")
+        )
+    );
+    assert!(h
+        .ctx
+        .metrics
+        .encode()
+        .contains("berth_managed_load_balancers 1"));
+
+    // Converged: the Service now carries that status; nothing changes, nothing is written.
+    let mut converged = json!({"status": status[0]["status"].clone()});
+    merge(&mut converged, ours());
+    let before = h.api.calls().len();
+    reconcile(service(converged), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        h.provider.calls()[4..],
+        [
+            "desired shop/web",
+            "observe shop/web c1 desired=2",
+            "plan",
+            "apply 0"
+        ]
+    );
+    assert_eq!(
+        h.api.calls().len(),
+        before,
+        "a no-op reconcile writes nothing: {:?}",
+        &h.api.calls()[before..]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_annotation_is_a_warning_event_and_a_false_condition_and_creates_nothing() {
+    let h = harness(&["n1"]);
+    *h.provider.fail_desired.lock().unwrap() = Some(providers::Error::InvalidAnnotation {
+        object: FeRef::service("shop", "web"),
+        annotation: "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval".into(),
+        value: "abc".into(),
+        expected: "expected an integer".into(),
+    });
+    let svc = service(ours());
+    let err = reconcile(svc.clone(), h.ctx.clone()).await.unwrap_err();
+    assert!(err.is_user_error());
+    assert_eq!(
+        h.provider.calls(),
+        ["desired shop/web"],
+        "nothing observed or applied"
+    );
+    let events = h.api.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["type"], "Warning");
+    assert_eq!(events[0]["reason"], "InvalidAnnotation");
+    assert!(events[0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("aws-load-balancer-healthcheck-interval"));
+    let status = h.api.status_patches();
+    assert_eq!(status.len(), 1);
+    assert!(
+        status[0]["status"].get("loadBalancer").is_none(),
+        "the address is kept"
+    );
+    let cond = &status[0]["status"]["conditions"][0];
+    assert_eq!(
+        (cond["status"].as_str(), cond["reason"].as_str()),
+        (Some("False"), Some("InvalidAnnotation"))
+    );
+    assert!(cond["message"].as_str().unwrap().contains("\"abc\""));
+    assert_eq!(
+        error_policy(svc, &err, h.ctx.clone()),
+        Action::requeue(USER_ERROR_REQUEUE)
+    );
+    assert!(h
+        .ctx
+        .metrics
+        .encode()
+        .contains(r#"berth_reconciles_total{result="error"} 1"#));
+}
+
+#[tokio::test]
+async fn cloud_errors_back_off_exponentially_per_object_and_reset_on_success() {
+    let h = harness(&["n1"]);
+    let svc = service(ours());
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        *h.provider.fail_apply.lock().unwrap() = Some(providers::Error::cloud(
+            "CreateLoadBalancer",
+            "throttled",
+            true,
+        ));
+        let err = reconcile(svc.clone(), h.ctx.clone()).await.unwrap_err();
+        assert_eq!(err.reason(), "CloudAPIError");
+        delays.push(error_policy(svc.clone(), &err, h.ctx.clone()));
+    }
+    assert_eq!(
+        delays,
+        [5, 10, 20].map(|s| Action::requeue(Duration::from_secs(s)))
+    );
+    reconcile(svc.clone(), h.ctx.clone()).await.unwrap();
+    let err = providers::Error::cloud("X", "y", true).into();
+    assert_eq!(
+        error_policy(svc, &err, h.ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    assert_eq!(backoff(30), Duration::from_secs(300));
+}
+
+#[tokio::test]
+async fn deletion_deletes_the_cloud_resources_before_the_finalizer_goes() {
+    let h = harness(&["n1"]);
+    reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.provider.cloud.lock().unwrap().len(), 2);
+    let before = h.api.calls().len();
+
+    let mut deleting = ours();
+    merge(
+        &mut deleting,
+        json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}}),
+    );
+    reconcile(service(deleting.clone()), h.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.provider.calls()[4..],
+        ["observe shop/web c1 desired=0", "plan", "apply 2"]
+    );
+    assert!(h.provider.cloud.lock().unwrap().is_empty());
+    let calls = &h.api.calls()[before..];
+    let fin = calls
+        .iter()
+        .position(|c| c.method == "PATCH" && c.path.ends_with("/services/web"))
+        .expect("finalizer removed");
+    assert!(
+        calls[fin].body.to_string().contains("remove"),
+        "{:?}",
+        calls[fin]
+    );
+    assert!(h
+        .ctx
+        .metrics
+        .encode()
+        .contains("berth_managed_load_balancers 0"));
+
+    // A failed cleanup keeps the finalizer.
+    let h = harness(&["n1"]);
+    reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    *h.provider.fail_apply.lock().unwrap() =
+        Some(providers::Error::cloud("DeleteLoadBalancer", "boom", false));
+    let before = h.api.calls().len();
+    reconcile(service(deleting), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        h.api.object_patches().is_empty(),
+        "the finalizer stays: {:?}",
+        &h.api.calls()[before..]
+    );
+    assert_eq!(
+        h.api.event_reasons().last().unwrap(),
+        "Warning CloudAPIError"
+    );
+}
+
+#[tokio::test]
+async fn a_service_that_is_no_longer_selected_is_released() {
+    let h = harness(&["n1"]);
+    reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    let before = h.api.calls().len();
+    let released = json!({
+        "metadata": {"finalizers": ["other/finalizer", FINALIZER], "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}},
+        "status": {"loadBalancer": {"ingress": [{"hostname": "web-123.elb.us-east-1.amazonaws.com"}]},
+                   "conditions": [{"type": crate::report::CONDITION_TYPE, "status": "True", "reason": "Ensured", "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+    });
+    reconcile(service(released), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        h.provider.calls()[4..],
+        ["observe shop/web c1 desired=0", "plan", "apply 2"]
+    );
+    assert!(h.provider.cloud.lock().unwrap().is_empty());
+    let status = h.api.status_patches();
+    let last = status.last().unwrap();
+    assert_eq!(last["status"]["loadBalancer"], json!({"ingress": null}));
+    assert_eq!(last["status"]["conditions"], Value::Null);
+    let calls = &h.api.calls()[before..];
+    let fin = calls
+        .iter()
+        .rev()
+        .find(|c| c.method == "PATCH" && c.path.ends_with("/services/web"))
+        .unwrap();
+    assert_eq!(
+        fin.body["metadata"]["finalizers"],
+        json!(["other/finalizer"])
+    );
+    assert_eq!(fin.body["metadata"]["resourceVersion"], "7");
+}
+
+#[tokio::test]
+async fn node_changes_that_matter_trigger_and_others_do_not() {
+    let node = |name: &str, labels: Value, pid: &str| -> Node {
+        serde_json::from_value(
+            json!({"metadata": {"name": name, "labels": labels}, "spec": {"providerID": pid}}),
+        )
+        .unwrap()
+    };
+    let events = vec![
+        Ok(watcher::Event::Init),
+        Ok(watcher::Event::InitApply(node("a", json!({}), "p1"))),
+        Ok(watcher::Event::InitDone), // 1: initial set
+        Ok(watcher::Event::Apply(node("a", json!({"x": "y"}), "p1"))), // irrelevant label
+        Ok(watcher::Event::Apply(node("b", json!({}), "p2"))), // 2: new node
+        Ok(watcher::Event::Apply(node(
+            "a",
+            json!({crate::gather::EXCLUDE_LABEL: ""}),
+            "p1",
+        ))), // 3: excluded
+        Ok(watcher::Event::Delete(node("b", json!({}), "p2"))), // 4: removed
+        Ok(watcher::Event::Init),
+        Ok(watcher::Event::InitApply(node(
+            "a",
+            json!({crate::gather::EXCLUDE_LABEL: ""}),
+            "p1",
+        ))),
+        Ok(watcher::Event::InitDone), // relist, nothing changed
+    ];
+    let n = node_changes(futures::stream::iter(events)).count().await;
+    assert_eq!(n, 4);
+}
+
+#[test]
+fn slices_map_to_their_service() {
+    let s: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": "web-x", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4", "endpoints": []
+    }))
+    .unwrap();
+    assert_eq!(slice_owner(&s), Some(ObjectRef::new("web").within("shop")));
+    let orphan: EndpointSlice = serde_json::from_value(json!({"metadata": {"name": "x", "namespace": "shop"}, "addressType": "IPv4", "endpoints": []})).unwrap();
+    assert_eq!(slice_owner(&orphan), None);
+}

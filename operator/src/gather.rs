@@ -1,0 +1,322 @@
+//! Step 1 of the pipeline: Kubernetes objects -> a cloud-neutral Frontend. The generic
+//! Kubernetes facts (ports, sessionAffinity, source ranges, traffic policy, health-check node
+//! port, ready endpoints, eligible nodes) are read here, once; annotations pass through to the
+//! provider, which owns their meaning.
+
+use k8s_openapi::api::core::v1::{Node as KubeNode, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use providers::frontend::{
+    Endpoint, Frontend, Node, ObjectRef, Protocol, ServicePort, TrafficPolicy,
+};
+use providers::Error;
+
+/// Label that keeps a node out of every load balancer's targets (upstream Kubernetes meaning).
+pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+/// The label EndpointSlices carry to name their Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// Which Services this berth acts on.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// `spec.loadBalancerClass` values berth serves.
+    pub classes: Vec<String>,
+    /// Also serve LoadBalancer Services with no class (berth is the cluster's default).
+    pub default_class: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            classes: vec!["berth.dev/aws-nlb".into(), "service.k8s.aws/nlb".into()],
+            default_class: false,
+        }
+    }
+}
+
+/// The `aws-load-balancer-type` values that hand a class-less Service to an NLB controller.
+const NLB_TYPE_VALUES: [&str; 2] = ["external", "nlb-ip"];
+
+impl Selection {
+    pub fn selects(&self, svc: &Service) -> bool {
+        let Some(spec) = &svc.spec else { return false };
+        if spec.type_.as_deref() != Some("LoadBalancer") {
+            return false;
+        }
+        match &spec.load_balancer_class {
+            Some(class) => self.classes.iter().any(|c| c == class),
+            None => {
+                self.default_class || {
+                    let ann = svc.metadata.annotations.as_ref();
+                    [
+                        "service.beta.kubernetes.io/aws-load-balancer-type",
+                        "service.kubernetes.io/aws-load-balancer-type",
+                    ]
+                    .iter()
+                    .filter_map(|k| ann.and_then(|a| a.get(*k)))
+                    .any(|v| NLB_TYPE_VALUES.contains(&v.trim()))
+                }
+            }
+        }
+    }
+}
+
+pub fn object_ref(svc: &Service) -> ObjectRef {
+    ObjectRef::service(
+        svc.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        svc.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Nodes that may receive load-balancer traffic.
+pub fn eligible_nodes(nodes: &[KubeNode]) -> Vec<Node> {
+    let mut out: Vec<Node> = nodes
+        .iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter(|n| {
+            !n.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(EXCLUDE_LABEL))
+        })
+        .map(|n| Node {
+            name: n.metadata.name.clone().unwrap_or_default(),
+            provider_id: n.spec.as_ref().and_then(|s| s.provider_id.clone()),
+            internal_ip: n
+                .status
+                .as_ref()
+                .and_then(|s| s.addresses.as_ref())
+                .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
+                .map(|a| a.address.clone()),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Builds the Frontend of a Service. `slices` is `None` when the API server does not serve
+/// `discovery.k8s.io/v1` (then providers that need pod IPs say so on the Service).
+pub fn frontend(
+    svc: &Service,
+    slices: Option<&[EndpointSlice]>,
+    nodes: &[KubeNode],
+    cluster: &str,
+) -> Result<Frontend, Error> {
+    let object = object_ref(svc);
+    let spec = svc.spec.clone().unwrap_or_default();
+    let mut fe = Frontend::new(object.clone(), cluster);
+    fe.annotations = svc.metadata.annotations.clone().unwrap_or_default();
+    fe.session_affinity_client_ip = spec.session_affinity.as_deref() == Some("ClientIP");
+    fe.source_ranges = spec.load_balancer_source_ranges.clone().unwrap_or_default();
+    fe.external_traffic_policy = match spec.external_traffic_policy.as_deref() {
+        Some("Local") => TrafficPolicy::Local,
+        _ => TrafficPolicy::Cluster,
+    };
+    fe.health_check_node_port = spec
+        .health_check_node_port
+        .and_then(|p| u16::try_from(p).ok());
+    fe.nodes = eligible_nodes(nodes);
+    if slices.is_none() {
+        fe.endpoints_unavailable =
+            Some("the API server does not serve discovery.k8s.io/v1 EndpointSlices".into());
+    }
+    let field_err = |field: String, value: String, expected: &str| Error::InvalidField {
+        object: object.clone(),
+        field,
+        value,
+        expected: expected.into(),
+    };
+
+    for (i, p) in spec.ports.unwrap_or_default().iter().enumerate() {
+        let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+            "TCP" => Protocol::Tcp,
+            "UDP" => Protocol::Udp,
+            "SCTP" => Protocol::Sctp,
+            other => {
+                return Err(field_err(
+                    format!("spec.ports[{i}].protocol"),
+                    other.into(),
+                    "expected TCP, UDP or SCTP",
+                ))
+            }
+        };
+        let port = u16::try_from(p.port).map_err(|_| {
+            field_err(
+                format!("spec.ports[{i}].port"),
+                p.port.to_string(),
+                "expected 1-65535",
+            )
+        })?;
+        let node_port = p
+            .node_port
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|n| *n > 0);
+        let target_port = match &p.target_port {
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => {
+                u16::try_from(*n).ok()
+            }
+            Some(_) => None,
+            None => Some(port),
+        };
+        let endpoints = slices
+            .map(|s| ready_endpoints(s, &object.name, p.name.as_deref(), protocol))
+            .unwrap_or_default();
+        fe.ports.push(ServicePort {
+            name: p.name.clone(),
+            protocol,
+            port,
+            node_port,
+            target_port,
+            endpoints,
+        });
+    }
+    Ok(fe)
+}
+
+/// Ready addresses of one service port across the Service's EndpointSlices.
+fn ready_endpoints(
+    slices: &[EndpointSlice],
+    service: &str,
+    port_name: Option<&str>,
+    protocol: Protocol,
+) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    for s in slices {
+        let owned = s
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(SERVICE_NAME_LABEL))
+            .map(String::as_str)
+            == Some(service);
+        if !owned {
+            continue;
+        }
+        let Some(slice_port) = s.ports.iter().flatten().find(|sp| {
+            sp.name.as_deref().unwrap_or("") == port_name.unwrap_or("")
+                && sp.protocol.as_deref().unwrap_or("TCP") == protocol.as_str()
+        }) else {
+            continue;
+        };
+        let Some(port) = slice_port.port.and_then(|p| u16::try_from(p).ok()) else {
+            continue;
+        };
+        for e in s.endpoints.iter().flatten() {
+            // An absent `ready` means ready (API semantics).
+            if e.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+                continue;
+            }
+            out.extend(e.addresses.iter().map(|ip| Endpoint {
+                ip: ip.clone(),
+                port,
+            }));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn svc(v: serde_json::Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn selection_by_class_default_and_type_annotation() {
+        let sel = Selection::default();
+        let lb = |class: Option<&str>, ann: serde_json::Value| {
+            svc(
+                json!({"metadata": {"name": "a", "namespace": "n", "annotations": ann}, "spec": {"type": "LoadBalancer", "loadBalancerClass": class}}),
+            )
+        };
+        assert!(sel.selects(&lb(Some("service.k8s.aws/nlb"), json!({}))));
+        assert!(sel.selects(&lb(Some("berth.dev/aws-nlb"), json!({}))));
+        assert!(!sel.selects(&lb(
+            Some("metallb.io/metallb"),
+            json!({"service.beta.kubernetes.io/aws-load-balancer-type": "external"})
+        )));
+        assert!(!sel.selects(&lb(None, json!({}))));
+        assert!(sel.selects(&lb(
+            None,
+            json!({"service.beta.kubernetes.io/aws-load-balancer-type": "external"})
+        )));
+        assert!(sel.selects(&lb(
+            None,
+            json!({"service.beta.kubernetes.io/aws-load-balancer-type": "nlb-ip"})
+        )));
+        assert!(Selection {
+            default_class: true,
+            ..Selection::default()
+        }
+        .selects(&lb(None, json!({}))));
+        let cluster_ip = svc(
+            json!({"metadata": {"name": "a"}, "spec": {"type": "ClusterIP", "loadBalancerClass": "service.k8s.aws/nlb"}}),
+        );
+        assert!(!sel.selects(&cluster_ip));
+    }
+
+    #[test]
+    fn frontend_reads_ports_endpoints_and_nodes() {
+        let s = svc(json!({
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {"x": "y"}},
+            "spec": {"type": "LoadBalancer", "sessionAffinity": "ClientIP", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000,
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080}, {"name": "dns", "protocol": "UDP", "port": 53, "targetPort": "dns"}]}
+        }));
+        let slices: Vec<EndpointSlice> = serde_json::from_value(json!([
+            {"metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv4",
+             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "dns", "port": 5353, "protocol": "UDP"}],
+             "endpoints": [{"addresses": ["10.0.0.2"], "conditions": {"ready": true}}, {"addresses": ["10.0.0.3"], "conditions": {"ready": false}}, {"addresses": ["10.0.0.1"]}]},
+            {"metadata": {"name": "other", "labels": {"kubernetes.io/service-name": "other"}}, "addressType": "IPv4",
+             "ports": [{"name": "http", "port": 9999}], "endpoints": [{"addresses": ["10.9.9.9"]}]}
+        ])).unwrap();
+        let nodes: Vec<KubeNode> = serde_json::from_value(json!([
+            {"metadata": {"name": "n2"}, "spec": {"providerID": "aws:///us-east-1b/i-2"}},
+            {"metadata": {"name": "n1"}, "spec": {"providerID": "aws:///us-east-1a/i-1"}},
+            {"metadata": {"name": "n3", "labels": {EXCLUDE_LABEL: ""}}, "spec": {"providerID": "aws:///us-east-1a/i-3"}}
+        ])).unwrap();
+        let fe = frontend(&s, Some(&slices), &nodes, "c1").unwrap();
+        assert_eq!(fe.object.stack(), "shop/web");
+        assert!(fe.session_affinity_client_ip);
+        assert_eq!(fe.external_traffic_policy, TrafficPolicy::Local);
+        assert_eq!(fe.health_check_node_port, Some(32000));
+        assert_eq!(
+            fe.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["n1", "n2"]
+        );
+        let http = &fe.ports[0];
+        assert_eq!(
+            (http.port, http.node_port, http.target_port),
+            (80, Some(30080), Some(8080))
+        );
+        assert_eq!(
+            http.endpoints,
+            vec![
+                Endpoint {
+                    ip: "10.0.0.1".into(),
+                    port: 8080
+                },
+                Endpoint {
+                    ip: "10.0.0.2".into(),
+                    port: 8080
+                }
+            ]
+        );
+        let dns = &fe.ports[1];
+        assert_eq!((dns.protocol, dns.target_port), (Protocol::Udp, None));
+        assert_eq!(
+            dns.endpoints.iter().map(|e| e.port).collect::<Vec<_>>(),
+            [5353, 5353]
+        );
+        assert!(fe.endpoints_unavailable.is_none());
+
+        let without = frontend(&s, None, &nodes, "c1").unwrap();
+        assert!(without.endpoints_unavailable.is_some());
+    }
+}

@@ -1,0 +1,84 @@
+//! Golden plans: every `testdata/*.yaml` planned offline (the `berth plan -o json` path) must equal
+//! `testdata/*.plan.json`; an input that is invalid must fail with `testdata/*.error.txt`.
+//! Regenerate after an intended change with `BERTH_UPDATE_GOLDEN=1 cargo test -p berth --test golden`
+//! and review the diff.
+
+use berth::cli::plan::plan_offline;
+use berth::gather::Selection;
+use berth::manifests::Manifests;
+use berth::render;
+use std::path::{Path, PathBuf};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+#[test]
+fn golden_plans() {
+    let update = std::env::var_os("BERTH_UPDATE_GOLDEN").is_some();
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(testdata())
+        .expect("testdata/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    inputs.sort();
+    assert!(
+        inputs.len() >= 5,
+        "expected the bundled examples in testdata/, found {inputs:?}"
+    );
+    let mut failures = Vec::new();
+    for input in &inputs {
+        let manifests = Manifests::read_files(&[input]).unwrap();
+        let planned = plan_offline(&manifests, &Selection::default(), "demo");
+        assert!(
+            !planned.is_empty(),
+            "{}: no Service selected",
+            input.display()
+        );
+        let errors: Vec<&String> = planned
+            .iter()
+            .filter_map(|p| p.result.as_ref().err())
+            .collect();
+        let (golden, actual) = if errors.is_empty() {
+            let json = serde_json::to_string_pretty(&render::json(&planned)).unwrap() + "\n";
+            (input.with_extension("plan.json"), json)
+        } else {
+            let text: String = errors.iter().map(|e| format!("{e}\n")).collect();
+            (input.with_extension("error.txt"), text)
+        };
+        if update {
+            std::fs::write(&golden, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+            panic!(
+                "missing {}; run with BERTH_UPDATE_GOLDEN=1 to create it",
+                golden.display()
+            )
+        });
+        if expected != actual {
+            failures.push(format!(
+                "{} differs from {}:\n{actual}",
+                input.display(),
+                golden.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn text_output_is_a_tree_per_service() {
+    let manifests = Manifests::read_files(&[testdata().join("nlb-basic.yaml")]).unwrap();
+    let text = render::text(&plan_offline(&manifests, &Selection::default(), "demo"));
+    assert!(text.starts_with("Service shop/web\n"), "{text}");
+    assert!(
+        text.contains("  + create LoadBalancer k8s-shop-web-"),
+        "{text}"
+    );
+    assert!(text.contains("  + create Listener k8s-shop-web-"), "{text}");
+    assert!(
+        text.contains("3 to create") || text.contains("5 to create"),
+        "{text}"
+    );
+}

@@ -1,0 +1,218 @@
+//! The SDK clients and the one wrapper every AWS call goes through: it counts the call on the
+//! [`CallRecorder`], maps SDK errors to [`Error::Cloud`] (with AWS's error code and message) and
+//! retries throttling, 5xx and timeouts with exponential backoff.
+
+use crate::error::{Error, Result};
+use crate::metrics::{CallRecorder, Outcome};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig;
+use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) const ELBV2: &str = "elbv2";
+pub(crate) const EC2: &str = "ec2";
+
+/// AWS error codes that mean "slow down", whatever the HTTP status.
+const THROTTLING: [&str; 9] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// The AWS provider: NLBs for Services, through ELBv2 (and EC2 for subnet discovery).
+pub struct AwsProvider {
+    pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) cluster: String,
+    pub(crate) vpc_id: Option<String>,
+    recorder: Arc<dyn CallRecorder>,
+    backoff: ExponentialBuilder,
+}
+
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProvider")
+            .field("cluster", &self.cluster)
+            .field("vpc_id", &self.vpc_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed call: the AWS error code (if AWS answered with one) and berth's error.
+pub(crate) struct Failure {
+    pub code: Option<String>,
+    pub error: Error,
+}
+
+impl AwsProvider {
+    /// Loads the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// credentials chain, ...).
+    pub async fn from_env(
+        cluster: String,
+        vpc_id: Option<String>,
+        recorder: Arc<dyn CallRecorder>,
+    ) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::new(&config, cluster, vpc_id, recorder)
+    }
+
+    /// The SDK's own retries are turned off: berth retries (and counts every attempt) itself.
+    pub fn new(
+        config: &SdkConfig,
+        cluster: String,
+        vpc_id: Option<String>,
+        recorder: Arc<dyn CallRecorder>,
+    ) -> Self {
+        let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let ec2_conf = aws_sdk_ec2::config::Builder::from(config)
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .build();
+        AwsProvider {
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
+            cluster,
+            vpc_id,
+            recorder,
+            backoff: ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(5))
+                .with_max_times(3)
+                .with_jitter(),
+        }
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// Runs one API call (`f` builds and sends a fresh request each time), recording and
+    /// retrying it.
+    pub(crate) async fn call<T, E, F, Fut>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        f: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call_coded(service, operation, f)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// Like [`Self::call`], but an error whose AWS code is in `absent` (e.g.
+    /// `LoadBalancerNotFound` on a delete) is `Ok(None)`: the thing is already gone.
+    pub(crate) async fn call_unless<T, E, F, Fut>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        absent: &[&str],
+        f: F,
+    ) -> Result<Option<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match self.call_coded(service, operation, f).await {
+            Ok(v) => Ok(Some(v)),
+            Err(Failure {
+                code: Some(code), ..
+            }) if absent.contains(&code.as_str()) => Ok(None),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    async fn call_coded<T, E, F, Fut>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        mut f: F,
+    ) -> std::result::Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut delays = self.backoff.build();
+        loop {
+            match f().await {
+                Ok(v) => {
+                    self.recorder.record(service, operation, Outcome::Success);
+                    return Ok(v);
+                }
+                Err(e) => {
+                    self.recorder.record(service, operation, Outcome::Error);
+                    let failure = classify(operation, &e);
+                    let retryable = matches!(
+                        failure.error,
+                        Error::Cloud {
+                            retryable: true,
+                            ..
+                        }
+                    );
+                    if retryable {
+                        if let Some(delay) = delays.next() {
+                            tracing::debug!(service, operation, ?delay, error = %failure.error, "retrying");
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                    }
+                    return Err(failure);
+                }
+            }
+        }
+    }
+}
+
+/// SDK error -> berth error: `<Code>: <message>` when AWS answered, the whole error chain
+/// otherwise. Throttling, 5xx, timeouts and I/O failures are retryable.
+fn classify<E>(operation: &str, e: &SdkError<E>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (code, message, retryable) = match e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let code = se.err().code().map(str::to_string);
+            let msg = se.err().message().unwrap_or("(no message)");
+            let retryable = status >= 500
+                || status == 429
+                || code.as_deref().is_some_and(|c| THROTTLING.contains(&c));
+            let message = match &code {
+                Some(c) => format!("{c}: {msg} (HTTP {status})"),
+                None => format!("{msg} (HTTP {status})"),
+            };
+            (code, message, retryable)
+        }
+        SdkError::TimeoutError(_) => (None, format!("timed out: {}", DisplayErrorContext(e)), true),
+        SdkError::DispatchFailure(d) => (
+            None,
+            DisplayErrorContext(e).to_string(),
+            d.is_timeout() || d.is_io(),
+        ),
+        SdkError::ResponseError(r) => {
+            let status = r.raw().status().as_u16();
+            (None, DisplayErrorContext(e).to_string(), status >= 500)
+        }
+        _ => (None, DisplayErrorContext(e).to_string(), false),
+    };
+    Failure {
+        code,
+        error: Error::cloud(operation, message, retryable),
+    }
+}

@@ -1,0 +1,910 @@
+//! The AWS provider against the moto emulator: desired -> observe -> plan -> apply, and what
+//! moto holds afterwards. Run through `bash localstack/test.sh` (it starts moto and sets
+//! `AWS_ENDPOINT_URL`). Every test makes its own VPC, subnets, cluster name and namespace, so
+//! the tests can share one moto and run in parallel.
+#![cfg(feature = "aws")]
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::types::Tag as Ec2Tag;
+use aws_sdk_elasticloadbalancingv2::types::{
+    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag as ElbTag,
+};
+use providers::aws::{annotations as ann, tags, AwsProvider, KIND_LB, KIND_LISTENER, KIND_TG};
+use providers::frontend::{Endpoint, Frontend, Node, ObjectRef, Protocol, ServicePort};
+use providers::metrics::{is_mutating, CallCounter};
+use providers::plan::{Action, Plan};
+use providers::{Address, Error, Provider};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: these tests need the moto AWS emulator. Run them through \
+             `bash localstack/test.sh` (or start moto and export AWS_ENDPOINT_URL, \
+             AWS_ACCESS_KEY_ID=testing, AWS_SECRET_ACCESS_KEY=testing, AWS_REGION=us-east-1)"
+        )
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}-{:x}{:x}{}",
+        std::process::id() % 0xfff,
+        nanos % 0xffff,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// One test's world: a VPC with subnets tagged for its cluster, a provider and a call counter.
+struct World {
+    cluster: String,
+    namespace: String,
+    vpc: String,
+    /// (zone, subnet id), the subnets tagged for internal load balancers.
+    subnets: Vec<(String, String)>,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    sdk: SdkConfig,
+    calls: Arc<CallCounter>,
+    provider: AwsProvider,
+}
+
+async fn sdk_config() -> SdkConfig {
+    endpoint();
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+fn ec2_tag(k: &str, v: &str) -> Ec2Tag {
+    Ec2Tag::builder().key(k).value(v).build()
+}
+
+impl World {
+    /// A VPC with subnets in us-east-1a (two: discovery must pick the lower ID) and
+    /// us-east-1b, tagged `kubernetes.io/role/internal-elb=1` + the cluster tag.
+    async fn new(name: &str) -> World {
+        let sdk = sdk_config().await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let cluster = unique(name);
+        let namespace = unique("ns");
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .expect("CreateVpc")
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .expect("vpc id")
+            .to_string();
+        let mut subnets = Vec::new();
+        for (i, zone) in ["us-east-1a", "us-east-1a", "us-east-1b"]
+            .iter()
+            .enumerate()
+        {
+            let id = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.0.{i}.0/24"))
+                .availability_zone(*zone)
+                .send()
+                .await
+                .expect("CreateSubnet")
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_string();
+            ec2.create_tags()
+                .resources(&id)
+                .tags(ec2_tag("kubernetes.io/role/internal-elb", "1"))
+                .tags(ec2_tag(
+                    &format!("kubernetes.io/cluster/{cluster}"),
+                    "owned",
+                ))
+                .tags(ec2_tag("Name", &format!("{cluster}-{i}")))
+                .send()
+                .await
+                .expect("CreateTags");
+            subnets.push((zone.to_string(), id));
+        }
+        let calls = Arc::new(CallCounter::default());
+        let provider = AwsProvider::new(&sdk, cluster.clone(), Some(vpc.clone()), calls.clone());
+        World {
+            cluster,
+            namespace,
+            vpc,
+            subnets,
+            elb,
+            sdk,
+            calls,
+            provider,
+        }
+    }
+
+    /// The subnets discovery must choose: the lowest ID per zone, sorted.
+    fn expected_subnets(&self) -> Vec<String> {
+        let mut by_zone: BTreeMap<&str, &str> = BTreeMap::new();
+        for (z, id) in &self.subnets {
+            let e = by_zone.entry(z).or_insert(id);
+            if id.as_str() < *e {
+                *e = id;
+            }
+        }
+        let mut v: Vec<String> = by_zone.values().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// A Service with TCP ports 80 and 443 on NodePorts 30080 / 30443, and `nodes` as
+    /// instance targets.
+    fn service(&self, name: &str, nodes: &[&str]) -> Frontend {
+        let mut fe = Frontend::new(ObjectRef::service(&self.namespace, name), &self.cluster);
+        for (pname, port) in [("http", 80u16), ("https", 443)] {
+            fe.ports.push(tcp_port(pname, port, 30000 + port));
+        }
+        fe.nodes = nodes.iter().map(|n| node(n)).collect();
+        fe
+    }
+
+    /// desired -> observe -> plan -> apply, counting the calls.
+    async fn reconcile(&self, fe: &Frontend) -> Result<(Plan, Option<Address>), Error> {
+        let desired = self.provider.desired(fe).await?;
+        self.sync(fe, &desired).await
+    }
+
+    /// Deletion: the same pipeline with nothing desired.
+    async fn delete(&self, fe: &Frontend) -> Result<(Plan, Option<Address>), Error> {
+        self.sync(fe, &[]).await
+    }
+
+    async fn sync(
+        &self,
+        fe: &Frontend,
+        desired: &[providers::Resource],
+    ) -> Result<(Plan, Option<Address>), Error> {
+        let observed = self
+            .provider
+            .observe(&fe.object, &fe.cluster, desired)
+            .await?;
+        let plan = self.provider.plan(desired, &observed)?;
+        let address = self.provider.apply(&plan, &observed).await?;
+        Ok((plan, address))
+    }
+
+    /// ELBv2 resources (LBs and TGs) that carry this test's cluster tag, straight from moto.
+    async fn tagged(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        let mut arns: Vec<String> = Vec::new();
+        let lbs = self
+            .elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .expect("DescribeLoadBalancers");
+        arns.extend(
+            lbs.load_balancers()
+                .iter()
+                .filter_map(|l| l.load_balancer_arn().map(String::from)),
+        );
+        let tgs = self
+            .elb
+            .describe_target_groups()
+            .send()
+            .await
+            .expect("DescribeTargetGroups");
+        arns.extend(
+            tgs.target_groups()
+                .iter()
+                .filter_map(|t| t.target_group_arn().map(String::from)),
+        );
+        let mut out = Vec::new();
+        for batch in arns.chunks(20) {
+            let t = self
+                .elb
+                .describe_tags()
+                .set_resource_arns(Some(batch.to_vec()))
+                .send()
+                .await
+                .expect("DescribeTags");
+            for d in t.tag_descriptions() {
+                let tags: BTreeMap<String, String> = d
+                    .tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                if tags.get(tags::CLUSTER) == Some(&self.cluster) {
+                    out.push((d.resource_arn().unwrap_or_default().to_string(), tags));
+                }
+            }
+        }
+        out
+    }
+
+    async fn load_balancer(
+        &self,
+        arn: &str,
+    ) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+        self.elb
+            .describe_load_balancers()
+            .load_balancer_arns(arn)
+            .send()
+            .await
+            .expect("DescribeLoadBalancers")
+            .load_balancers()
+            .first()
+            .expect("the load balancer")
+            .clone()
+    }
+
+    async fn listeners(
+        &self,
+        lb_arn: &str,
+    ) -> Vec<aws_sdk_elasticloadbalancingv2::types::Listener> {
+        self.elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .expect("DescribeListeners")
+            .listeners()
+            .to_vec()
+    }
+
+    async fn target_groups_of(
+        &self,
+        lb_arn: &str,
+    ) -> Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup> {
+        let mut tgs = self
+            .elb
+            .describe_target_groups()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .expect("DescribeTargetGroups")
+            .target_groups()
+            .to_vec();
+        tgs.sort_by_key(|t| t.port());
+        tgs
+    }
+
+    async fn targets(&self, tg_arn: &str) -> BTreeSet<(String, i32)> {
+        self.elb
+            .describe_target_health()
+            .target_group_arn(tg_arn)
+            .send()
+            .await
+            .expect("DescribeTargetHealth")
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| {
+                let t = d.target()?;
+                Some((t.id()?.to_string(), t.port()?))
+            })
+            .collect()
+    }
+}
+
+fn tcp_port(name: &str, port: u16, node_port: u16) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        protocol: Protocol::Tcp,
+        port,
+        node_port: Some(node_port),
+        target_port: Some(8080),
+        endpoints: vec![],
+    }
+}
+
+/// A node whose providerID names an EC2 instance (moto accepts unknown instance IDs as targets).
+fn node(id: &str) -> Node {
+    Node {
+        name: format!("node-{id}"),
+        provider_id: Some(format!("aws:///us-east-1a/{id}")),
+        internal_ip: None,
+    }
+}
+
+fn annotate(fe: &mut Frontend, key: &str, value: &str) {
+    fe.annotations
+        .insert(format!("{}{key}", ann::PREFIXES[0]), value.to_string());
+}
+
+fn summary(p: &Plan) -> Vec<String> {
+    p.changes
+        .iter()
+        .map(|c| {
+            let kind = c.kind.rsplit("::").next().unwrap_or_default();
+            format!("{:?} {kind}", c.action)
+        })
+        .collect()
+}
+
+fn print_calls(label: &str, calls: &CallCounter) {
+    println!(
+        "API calls, {label}: total {}, mutating {}: {:?}",
+        calls.total(),
+        calls.mutating(),
+        calls.by_operation()
+    );
+}
+
+/// Creates an ACM certificate in moto (no ACM SDK in the workspace: one signed-looking JSON
+/// request; moto routes by the credential scope and does not check signatures).
+async fn acm_certificate(domain: &str) -> String {
+    let url = endpoint();
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let body = format!(r#"{{"DomainName":"{domain}","ValidationMethod":"DNS"}}"#);
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: CertificateManager.RequestCertificate\r\nX-Amz-Date: 20250101T000000Z\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/acm/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect to moto");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.expect("read");
+    let json = &resp[resp.find('{').expect("a JSON body")..=resp.rfind('}').expect("json")];
+    let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    v["CertificateArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no CertificateArn in {resp}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn create_makes_one_internal_nlb_with_listeners_target_groups_and_targets() {
+    let w = World::new("create").await;
+    let fe = w.service("web", &["i-0aaa000000000001", "i-0aaa000000000002"]);
+    let (plan, address) = w.reconcile(&fe).await.expect("first reconcile");
+    assert_eq!(
+        summary(&plan),
+        vec![
+            "Create LoadBalancer",
+            "Create TargetGroup",
+            "Create TargetGroup",
+            "Create Listener",
+            "Create Listener"
+        ]
+    );
+
+    let ours = w.tagged().await;
+    let lb_arns: Vec<&String> = ours
+        .iter()
+        .filter(|(arn, _)| arn.contains(":loadbalancer/"))
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(lb_arns.len(), 1, "exactly one load balancer: {ours:?}");
+    let (_, lb_tags) = ours.iter().find(|(a, _)| a == lb_arns[0]).unwrap();
+    assert_eq!(lb_tags[tags::STACK], format!("{}/web", w.namespace));
+    assert_eq!(lb_tags[tags::RESOURCE], "LoadBalancer");
+    assert_eq!(lb_tags[tags::MANAGED_BY], "berth");
+
+    let lb = w.load_balancer(lb_arns[0]).await;
+    assert_eq!(lb.r#type(), Some(&LoadBalancerTypeEnum::Network));
+    assert_eq!(lb.scheme(), Some(&LoadBalancerSchemeEnum::Internal));
+    assert_eq!(lb.vpc_id(), Some(w.vpc.as_str()));
+    let mut subnets: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id().map(String::from))
+        .collect();
+    subnets.sort();
+    assert_eq!(subnets, w.expected_subnets());
+    assert_eq!(
+        address,
+        Some(Address::Hostname(
+            lb.dns_name().expect("dns name").to_ascii_lowercase()
+        ))
+    );
+
+    let listeners = w.listeners(lb_arns[0]).await;
+    let mut ports: Vec<i32> = listeners.iter().filter_map(|l| l.port()).collect();
+    ports.sort();
+    assert_eq!(ports, vec![80, 443]);
+    let tgs = w.target_groups_of(lb_arns[0]).await;
+    assert_eq!(tgs.len(), 2);
+    for (tg, node_port) in tgs.iter().zip([30080, 30443]) {
+        assert_eq!(tg.port(), Some(node_port));
+        assert_eq!(tg.protocol().map(|p| p.as_str()), Some("TCP"));
+        assert_eq!(tg.target_type().map(|t| t.as_str()), Some("instance"));
+        assert_eq!(tg.health_check_protocol().map(|p| p.as_str()), Some("TCP"));
+        assert_eq!(tg.health_check_port(), Some("traffic-port"));
+        assert_eq!(tg.health_check_interval_seconds(), Some(10));
+        assert_eq!(tg.healthy_threshold_count(), Some(3));
+        let arn = tg.target_group_arn().unwrap();
+        assert!(ours.iter().any(|(a, _)| a == arn), "TG {arn} has our tags");
+        let want: BTreeSet<(String, i32)> = [
+            ("i-0aaa000000000001".to_string(), node_port),
+            ("i-0aaa000000000002".to_string(), node_port),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(w.targets(arn).await, want);
+        // Each listener forwards to the target group of its port.
+        let l = listeners
+            .iter()
+            .find(|l| l.port() == Some(node_port - 30000))
+            .unwrap();
+        assert_eq!(l.protocol().map(|p| p.as_str()), Some("TCP"));
+        assert_eq!(l.default_actions()[0].target_group_arn(), Some(arn));
+    }
+}
+
+#[tokio::test]
+async fn second_pass_is_empty_and_mutates_nothing() {
+    let w = World::new("noop").await;
+    let fe = w.service("web", &["i-0bbb000000000001", "i-0bbb000000000002"]);
+    w.calls.reset();
+    w.reconcile(&fe).await.expect("create");
+    print_calls("create (2-port Service)", &w.calls);
+
+    w.calls.reset();
+    let (plan, address) = w.reconcile(&fe).await.expect("second pass");
+    print_calls("no-op (2-port Service)", &w.calls);
+    assert!(plan.is_empty(), "second pass must plan nothing: {plan:#?}");
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+    assert!(
+        w.calls.by_operation().keys().all(|op| !is_mutating(op)),
+        "{:?}",
+        w.calls.by_operation()
+    );
+    assert!(matches!(address, Some(Address::Hostname(_))));
+
+    w.calls.reset();
+    let (plan, address) = w.delete(&fe).await.expect("delete");
+    print_calls("delete (2-port Service)", &w.calls);
+    assert_eq!(plan.count(Action::Delete), 5);
+    assert_eq!(address, None);
+}
+
+#[tokio::test]
+async fn updates_in_place_touch_only_what_changed() {
+    let w = World::new("update").await;
+    let mut fe = w.service("web", &["i-0ccc000000000001", "i-0ccc000000000002"]);
+    // An HTTP health check from the start (see the moto note in the report: moto never stores a
+    // matcher on a TCP target group whose health check turns HTTP later).
+    annotate(&mut fe, ann::HC_PROTOCOL, "HTTP");
+    let (_, address) = w.reconcile(&fe).await.expect("create");
+    let observed = w
+        .provider
+        .observe(&fe.object, &fe.cluster, &[])
+        .await
+        .unwrap();
+    let lb_arn = observed.of_kind(KIND_LB).next().unwrap().id.clone();
+    let tg80_before = observed
+        .of_kind(KIND_TG)
+        .find(|o| o.resource.properties["Port"] == 30080)
+        .unwrap()
+        .id
+        .clone();
+
+    // Health check protocol/path/interval, a TG attribute, port 443 -> 8443, node 2 -> 3.
+    annotate(&mut fe, ann::HC_PROTOCOL, "HTTPS");
+    annotate(&mut fe, ann::HC_PATH, "/ready");
+    annotate(&mut fe, ann::HC_INTERVAL, "30");
+    annotate(
+        &mut fe,
+        ann::TG_ATTRIBUTES,
+        "deregistration_delay.timeout_seconds=30",
+    );
+    fe.ports[1] = tcp_port("https", 8443, 30843);
+    fe.nodes = vec![node("i-0ccc000000000001"), node("i-0ccc000000000003")];
+
+    w.calls.reset();
+    let (plan, address2) = w.reconcile(&fe).await.expect("update");
+    print_calls("update", &w.calls);
+    assert_eq!(
+        summary(&plan),
+        vec![
+            "Create TargetGroup",
+            "Create Listener",
+            "Update TargetGroup",
+            "Delete Listener",
+            "Delete TargetGroup"
+        ],
+        "{plan:#?}"
+    );
+    let update = plan
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Update)
+        .unwrap();
+    assert_eq!(update.id.as_deref(), Some(tg80_before.as_str()));
+    let mut changed = update.changed.clone();
+    changed.sort();
+    assert_eq!(
+        changed,
+        vec![
+            "HealthCheckIntervalSeconds",
+            "HealthCheckPath",
+            "HealthCheckProtocol",
+            "TargetGroupAttributes",
+            "Targets"
+        ]
+    );
+    let ops = w.calls.by_operation();
+    assert!(!ops.contains_key("CreateLoadBalancer"), "{ops:?}");
+    assert!(!ops.contains_key("DeleteLoadBalancer"), "{ops:?}");
+    assert_eq!(address2, address, "same load balancer, same address");
+
+    // moto's view: same LB; listeners 80 and 8443; the 80 TG changed in place.
+    let tgs = w.target_groups_of(&lb_arn).await;
+    let tg80 = tgs.iter().find(|t| t.port() == Some(30080)).unwrap();
+    assert_eq!(tg80.target_group_arn(), Some(tg80_before.as_str()));
+    assert_eq!(
+        tg80.health_check_protocol().map(|p| p.as_str()),
+        Some("HTTPS")
+    );
+    assert_eq!(tg80.health_check_path(), Some("/ready"));
+    assert_eq!(tg80.health_check_interval_seconds(), Some(30));
+    assert_eq!(
+        w.targets(&tg80_before).await,
+        [
+            ("i-0ccc000000000001".to_string(), 30080),
+            ("i-0ccc000000000003".to_string(), 30080)
+        ]
+        .into_iter()
+        .collect()
+    );
+    let attrs = w
+        .elb
+        .describe_target_group_attributes()
+        .target_group_arn(&tg80_before)
+        .send()
+        .await
+        .unwrap();
+    assert!(attrs.attributes().iter().any(|a| a.key()
+        == Some("deregistration_delay.timeout_seconds")
+        && a.value() == Some("30")));
+    let mut ports: Vec<i32> = w
+        .listeners(&lb_arn)
+        .await
+        .iter()
+        .filter_map(|l| l.port())
+        .collect();
+    ports.sort();
+    assert_eq!(ports, vec![80, 8443]);
+    assert_eq!(
+        w.tagged()
+            .await
+            .iter()
+            .filter(|(a, _)| a.contains(":targetgroup/"))
+            .count(),
+        2,
+        "the 443 target group is gone"
+    );
+
+    w.calls.reset();
+    let (plan, _) = w.reconcile(&fe).await.expect("third pass");
+    assert!(plan.is_empty(), "third pass must plan nothing: {plan:#?}");
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+}
+
+#[tokio::test]
+async fn ip_targets_register_pod_ips_and_ports() {
+    let w = World::new("ip").await;
+    let mut fe = Frontend::new(ObjectRef::service(&w.namespace, "api"), &w.cluster);
+    annotate(&mut fe, ann::TARGET_TYPE, "ip");
+    let mut port = tcp_port("grpc", 9000, 31900);
+    port.target_port = Some(9090);
+    port.endpoints = vec![
+        Endpoint {
+            ip: "10.0.1.10".into(),
+            port: 9090,
+        },
+        Endpoint {
+            ip: "10.0.2.11".into(),
+            port: 9090,
+        },
+    ];
+    fe.ports.push(port);
+    w.reconcile(&fe).await.expect("create");
+    let observed = w
+        .provider
+        .observe(&fe.object, &fe.cluster, &[])
+        .await
+        .unwrap();
+    let lb = observed.of_kind(KIND_LB).next().expect("a load balancer");
+    let tgs = w.target_groups_of(&lb.id).await;
+    assert_eq!(tgs.len(), 1);
+    assert_eq!(tgs[0].target_type().map(|t| t.as_str()), Some("ip"));
+    assert_eq!(tgs[0].port(), Some(9090));
+    assert_eq!(
+        w.targets(tgs[0].target_group_arn().unwrap()).await,
+        [
+            ("10.0.1.10".to_string(), 9090),
+            ("10.0.2.11".to_string(), 9090)
+        ]
+        .into_iter()
+        .collect()
+    );
+    let (plan, _) = w.reconcile(&fe).await.expect("second pass");
+    assert!(plan.is_empty(), "{plan:#?}");
+}
+
+#[tokio::test]
+async fn tls_listener_gets_certificates_and_policy() {
+    let w = World::new("tls").await;
+    let cert1 = acm_certificate(&format!("{}.example.com", w.cluster)).await;
+    let cert2 = acm_certificate(&format!("alt.{}.example.com", w.cluster)).await;
+    let mut fe = w.service("web", &["i-0ddd000000000001"]);
+    annotate(&mut fe, ann::SSL_CERT, &format!("{cert1},{cert2}"));
+    annotate(&mut fe, ann::SSL_PORTS, "https");
+    annotate(
+        &mut fe,
+        ann::SSL_POLICY,
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    );
+    w.calls.reset();
+    w.reconcile(&fe).await.expect("create");
+    print_calls("create with TLS", &w.calls);
+    let observed = w
+        .provider
+        .observe(&fe.object, &fe.cluster, &[])
+        .await
+        .unwrap();
+    let lb = observed.of_kind(KIND_LB).next().expect("a load balancer");
+    let listeners = w.listeners(&lb.id).await;
+    let tls = listeners
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .expect("443");
+    assert_eq!(tls.protocol().map(|p| p.as_str()), Some("TLS"));
+    assert_eq!(
+        tls.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert_eq!(
+        tls.certificates().first().and_then(|c| c.certificate_arn()),
+        Some(cert1.as_str())
+    );
+    let all: Vec<String> = w
+        .elb
+        .describe_listener_certificates()
+        .listener_arn(tls.listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .certificates()
+        .iter()
+        .filter_map(|c| c.certificate_arn().map(String::from))
+        .collect();
+    assert_eq!(all, vec![cert1.clone(), cert2.clone()]);
+    let plain = listeners.iter().find(|l| l.port() == Some(80)).expect("80");
+    assert_eq!(plain.protocol().map(|p| p.as_str()), Some("TCP"));
+    // The TLS listener's target group speaks TCP to the nodes.
+    let tgs = w.target_groups_of(&lb.id).await;
+    assert!(tgs
+        .iter()
+        .all(|t| t.protocol().map(|p| p.as_str()) == Some("TCP")));
+
+    w.calls.reset();
+    let (plan, _) = w.reconcile(&fe).await.expect("second pass");
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert_eq!(w.calls.mutating(), 0);
+}
+
+#[tokio::test]
+async fn delete_removes_listeners_then_target_groups_then_the_load_balancer() {
+    let w = World::new("delete").await;
+    let fe = w.service("web", &["i-0eee000000000001"]);
+    w.reconcile(&fe).await.expect("create");
+    assert_eq!(w.tagged().await.len(), 3, "LB + 2 TGs");
+    let (plan, address) = w.delete(&fe).await.expect("delete");
+    let kinds: Vec<&str> = plan.changes.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![KIND_LISTENER, KIND_LISTENER, KIND_TG, KIND_TG, KIND_LB]
+    );
+    assert!(plan.changes.iter().all(|c| c.action == Action::Delete));
+    assert_eq!(address, None);
+    assert!(w.tagged().await.is_empty(), "nothing with our tags remains");
+    // Deleting again is a no-op.
+    let (plan, _) = w.delete(&fe).await.expect("delete again");
+    assert!(plan.is_empty());
+}
+
+#[tokio::test]
+async fn a_foreign_load_balancer_with_our_name_is_a_conflict_and_stays_untouched() {
+    let w = World::new("foreign").await;
+    let name = unique("theirs");
+    let subnets: Vec<String> = w.subnets.iter().map(|(_, s)| s.clone()).skip(1).collect();
+    let theirs = w
+        .elb
+        .create_load_balancer()
+        .name(&name)
+        .r#type(LoadBalancerTypeEnum::Network)
+        .scheme(LoadBalancerSchemeEnum::Internal)
+        .set_subnets(Some(subnets))
+        .tags(ElbTag::builder().key("owner").value("someone-else").build())
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+
+    let mut fe = w.service("web", &["i-0fff000000000001"]);
+    annotate(&mut fe, ann::NAME, &name);
+    w.calls.reset();
+    let err = w.reconcile(&fe).await.expect_err("a conflict");
+    assert!(
+        matches!(&err, Error::Conflict { kind, id, .. } if kind == KIND_LB && *id == theirs),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not owned by berth"), "{err}");
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+
+    // Theirs is untouched; nothing of ours exists.
+    let lb = w.load_balancer(&theirs).await;
+    assert_eq!(lb.load_balancer_name(), Some(name.as_str()));
+    assert!(w.listeners(&theirs).await.is_empty());
+    let t = w
+        .elb
+        .describe_tags()
+        .resource_arns(&theirs)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = t.tag_descriptions()[0]
+        .tags()
+        .iter()
+        .filter_map(|t| t.key())
+        .collect();
+    assert_eq!(keys, vec!["owner"]);
+    assert!(w.tagged().await.is_empty());
+    let same_name = w
+        .elb
+        .describe_load_balancers()
+        .names(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_name.load_balancers().len(), 1);
+}
+
+#[tokio::test]
+async fn subnets_are_discovered_by_tags_names_or_ids_and_missing_tags_are_explained() {
+    let w = World::new("subnets").await;
+    let fe = w.service("web", &["i-0abc000000000001"]);
+    let desired = w.provider.desired(&fe).await.expect("discovered");
+    let lb = desired.iter().find(|r| r.kind == KIND_LB).unwrap();
+    assert_eq!(
+        lb.properties["Subnets"],
+        serde_json::json!(w.expected_subnets())
+    );
+    let tg = desired.iter().find(|r| r.kind == KIND_TG).unwrap();
+    assert_eq!(tg.properties["VpcId"], serde_json::json!(w.vpc));
+    assert_eq!(w.calls.by_operation().get("DescribeSubnets"), Some(&1));
+
+    // By Name tag.
+    let mut named = fe.clone();
+    annotate(&mut named, ann::SUBNETS, &format!("{0}-1,{0}-2", w.cluster));
+    let desired = w.provider.desired(&named).await.expect("by names");
+    let mut want = vec![w.subnets[1].1.clone(), w.subnets[2].1.clone()];
+    want.sort();
+    assert_eq!(desired[0].properties["Subnets"], serde_json::json!(want));
+
+    // By ID: as listed.
+    let mut by_id = fe.clone();
+    annotate(&mut by_id, ann::SUBNETS, &w.subnets[0].1);
+    let desired = w.provider.desired(&by_id).await.expect("by id");
+    assert_eq!(
+        desired[0].properties["Subnets"],
+        serde_json::json!([w.subnets[0].1])
+    );
+
+    // Internet-facing needs kubernetes.io/role/elb, which no subnet of this cluster has.
+    let mut public = fe.clone();
+    annotate(&mut public, ann::SCHEME, "internet-facing");
+    let err = w
+        .provider
+        .desired(&public)
+        .await
+        .expect_err("no public subnets");
+    assert!(matches!(err, Error::Unavailable(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("kubernetes.io/role/elb=1"), "{msg}");
+    assert!(
+        msg.contains(&format!("kubernetes.io/cluster/{}", w.cluster)),
+        "{msg}"
+    );
+    assert!(msg.contains("aws-load-balancer-subnets"), "{msg}");
+
+    // Another cluster's tags do not count.
+    let other = AwsProvider::new(
+        &w.sdk,
+        "someone-else".into(),
+        Some(w.vpc.clone()),
+        w.calls.clone(),
+    );
+    let mut foreign = fe.clone();
+    foreign.cluster = unique("other");
+    let err = other
+        .desired(&foreign)
+        .await
+        .expect_err("no subnets for that cluster");
+    assert!(
+        err.to_string()
+            .contains("kubernetes.io/role/internal-elb=1"),
+        "{err}"
+    );
+
+    // A listed subnet that does not exist.
+    let mut missing = fe.clone();
+    annotate(&mut missing, ann::SUBNETS, "subnet-0000dead");
+    let err = w
+        .provider
+        .desired(&missing)
+        .await
+        .expect_err("missing subnet");
+    assert!(err.to_string().contains("subnet-0000dead"), "{err}");
+}
+
+/// A change AWS cannot make in place (the scheme) replaces the load balancer and its target
+/// groups: the new ones are created first, the listeners come with them, the old ones go last.
+#[tokio::test]
+async fn scheme_change_replaces_the_load_balancer_and_its_target_groups() {
+    let w = World::new("scheme").await;
+    let mut fe = w.service("web", &["i-0fff000000000001"]);
+    let ids: Vec<String> = w.subnets.iter().map(|(_, id)| id.clone()).collect();
+    annotate(&mut fe, ann::SUBNETS, &ids.join(","));
+    let (_, before) = w.reconcile(&fe).await.expect("create internal");
+    let old: Vec<String> = w.tagged().await.into_iter().map(|(arn, _)| arn).collect();
+    assert_eq!(old.len(), 3, "LB + 2 TGs");
+
+    annotate(&mut fe, ann::SCHEME, "internet-facing");
+    let (plan, after) = w.reconcile(&fe).await.expect("replace");
+    let actions: Vec<String> = summary(&plan);
+    assert_eq!(
+        actions,
+        vec![
+            "Create LoadBalancer",
+            "Create TargetGroup",
+            "Create TargetGroup",
+            "Create Listener",
+            "Create Listener",
+            "Delete Listener",
+            "Delete Listener",
+            "Delete TargetGroup",
+            "Delete TargetGroup",
+            "Delete LoadBalancer"
+        ],
+        "{plan:#?}"
+    );
+    assert_ne!(before, after, "the new load balancer has a new address");
+    let now: Vec<String> = w.tagged().await.into_iter().map(|(arn, _)| arn).collect();
+    assert_eq!(now.len(), 3);
+    assert!(
+        now.iter().all(|arn| !old.contains(arn)),
+        "old resources are gone: {old:?} vs {now:?}"
+    );
+    let observed = w
+        .provider
+        .observe(&fe.object, &fe.cluster, &[])
+        .await
+        .unwrap();
+    let lb = observed.of_kind(KIND_LB).next().unwrap();
+    assert_eq!(lb.resource.properties["Scheme"], "internet-facing");
+    let (plan, _) = w.reconcile(&fe).await.expect("converged");
+    assert!(plan.is_empty(), "{plan:#?}");
+}
