@@ -332,6 +332,35 @@ impl TestEnv {
             .items
     }
 
+    /// Waits for a Warning Event about the Service `name`.
+    async fn warning_event(&self, name: &str) -> Event {
+        eventually(
+            &format!("a Warning Event for {name}"),
+            Duration::from_secs(30),
+            || async {
+                self.events().await.into_iter().find(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+            },
+        )
+        .await
+    }
+
+    /// Waits until the Service's berth condition has this status and reason.
+    async fn wait_condition(&self, name: &str, status: &str, reason: &str) -> Service {
+        let want = Some((status.to_string(), reason.to_string()));
+        eventually(
+            &format!("condition {status}/{reason} on {name}"),
+            Duration::from_secs(10),
+            || async {
+                let s = self.services().get(name).await.ok()?;
+                (condition(&s) == want).then_some(s)
+            },
+        )
+        .await
+    }
+
     async fn lease_holder(&self) -> Option<String> {
         Api::<Lease>::namespaced(self.client.clone(), &self.ns)
             .get("berth-leader")
@@ -805,28 +834,15 @@ async fn an_invalid_annotation_is_reported_and_creates_nothing() {
     berth.wait_phase("leader", Duration::from_secs(30)).await;
     let annotation = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval";
     env.create_service("bad", json!({annotation: "abc"})).await;
-    let event = eventually("a Warning Event", Duration::from_secs(30), || async {
-        env.events().await.into_iter().find(|e| {
-            e.type_.as_deref() == Some("Warning")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("bad")
-        })
-    })
-    .await;
+    let event = env.warning_event("bad").await;
     assert_eq!(event.reason.as_deref(), Some("InvalidAnnotation"));
     let note = event.note.unwrap_or_default();
     assert!(
         note.contains(annotation) && note.contains("abc"),
         "the Event names the annotation and value: {note}"
     );
-    eventually(
-        "condition False/InvalidAnnotation",
-        Duration::from_secs(10),
-        || async {
-            let s = env.services().get("bad").await.ok()?;
-            (condition(&s) == Some(("False".into(), "InvalidAnnotation".into()))).then_some(())
-        },
-    )
-    .await;
+    env.wait_condition("bad", "False", "InvalidAnnotation")
+        .await;
     let svc = env.services().get("bad").await.unwrap();
     assert!(
         svc.status
@@ -902,4 +918,195 @@ async fn a_second_replica_stays_passive_until_the_leader_dies() {
     println!(
         "[timing] takeover after the leader was killed: {takeover:?} (lease duration {LEASE:?})"
     );
+}
+
+/// `berth plan --observe` prints exactly what `berth run` would do, and does nothing: after run
+/// has converged a Service, planning the same objects shows no change; planning an edited copy
+/// shows the one update, and the cloud is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_observe_shows_the_diff_against_what_run_created() {
+    let env = TestEnv::new("observe").await;
+    env.node("n1").await;
+    let berth = Berth::spawn(&env, "berth-observe");
+    berth.wait_phase("leader", Duration::from_secs(30)).await;
+    env.create_service("web", json!({})).await;
+    env.wait_hostname("web", Duration::from_secs(60)).await;
+    drop(berth); // Stop acting: plan alone must change nothing from here on.
+
+    let svc = env.services().get("web").await.unwrap();
+    let nodes = Api::<Node>::all(env.client.clone())
+        .list(&ListParams::default().labels(&format!("berth-e2e={}", env.ns)))
+        .await
+        .unwrap();
+    let write = |svc: &Service, file: &str| {
+        let mut docs = vec![serde_yaml_ng::to_string(svc).unwrap()];
+        for n in &nodes.items {
+            docs.push(serde_yaml_ng::to_string(n).unwrap());
+        }
+        let path = env.dir.path().join(file);
+        std::fs::write(&path, docs.join("---\n")).unwrap();
+        path
+    };
+    let plan = |path: &PathBuf, format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "plan",
+                "--observe",
+                "--cluster-name",
+                &env.cluster,
+                "-o",
+                format,
+            ])
+            .arg("-f")
+            .arg(path)
+            .output()
+            .expect("run berth plan");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+
+    let same = write(&svc, "same.yaml");
+    let text = plan(&same, "text");
+    assert!(text.contains("(no changes: the cloud matches)"), "{text}");
+
+    let mut edited = svc.clone();
+    edited
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval".into(),
+            "30".into(),
+        );
+    let path = write(&edited, "edited.yaml");
+    let json: serde_json::Value = serde_json::from_str(&plan(&path, "json")).unwrap();
+    let changes = json["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{json:#}");
+    assert_eq!(changes[0]["action"], "update");
+    assert_eq!(
+        changes[0]["kind"],
+        "AWS::ElasticLoadBalancingV2::TargetGroup"
+    );
+    assert_eq!(changes[0]["changed"], json!(["HealthCheckIntervalSeconds"]));
+    let tgs = env.our_tgs("web").await;
+    assert_eq!(
+        tgs[0].health_check_interval_seconds(),
+        Some(10),
+        "plan changed nothing"
+    );
+}
+
+/// This apiserver (1.20) serves no `discovery.k8s.io/v1`: a Service that asks for ip targets is
+/// told so (Warning Event + False condition) and gets nothing in the cloud; berth keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_targets_without_endpointslices_are_reported_unavailable() {
+    let env = TestEnv::new("noslices").await;
+    let berth = Berth::spawn(&env, "berth-noslices");
+    berth.wait_phase("leader", Duration::from_secs(30)).await;
+    env.create_service(
+        "pods",
+        json!({"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}),
+    )
+    .await;
+    let event = env.warning_event("pods").await;
+    assert_eq!(event.reason.as_deref(), Some("Unavailable"));
+    let note = event.note.unwrap_or_default();
+    assert!(note.contains("discovery.k8s.io/v1"), "{note}");
+    env.wait_condition("pods", "False", "Unavailable").await;
+    assert!(env.our_lbs("pods").await.is_empty());
+    assert!(berth.log_text().matches("discovery.k8s.io/v1").count() >= 1);
+}
+
+/// A Service that stops qualifying (here: the type annotation that handed it to berth is removed)
+/// loses its load balancer, its status address and berth's finalizer; the Service stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_stops_qualifying_is_cleaned_up_and_released() {
+    let env = TestEnv::new("release").await;
+    env.node("n1").await;
+    let berth = Berth::spawn(&env, "berth-release");
+    berth.wait_phase("leader", Duration::from_secs(30)).await;
+    env.create_service("web", json!({})).await;
+    env.wait_hostname("web", Duration::from_secs(60)).await;
+    assert_eq!(env.our_lbs("web").await.len(), 1);
+
+    let patch = json!({"metadata": {"annotations": {TYPE_ANNOTATION: null}}});
+    env.services()
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("remove the type annotation");
+    let svc = eventually("finalizer removed", Duration::from_secs(30), || async {
+        let s = env.services().get("web").await.ok()?;
+        let ours = s
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == FINALIZER);
+        (!ours).then_some(s)
+    })
+    .await;
+    assert!(env.our_lbs("web").await.is_empty(), "the NLB is gone");
+    assert!(env.our_tgs("web").await.is_empty(), "its target groups too");
+    let ingress = svc
+        .status
+        .and_then(|s| s.load_balancer)
+        .and_then(|l| l.ingress)
+        .unwrap_or_default();
+    assert!(
+        ingress.is_empty(),
+        "the address berth wrote is cleared: {ingress:?}"
+    );
+}
+
+/// Drift: a change made behind berth's back (health check edited, a target deregistered) is
+/// corrected by the periodic resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_in_the_cloud_is_corrected_by_the_resync() {
+    let env = TestEnv::new("drift").await;
+    let instance = env.node("n1").await;
+    let berth = Berth::spawn(&env, "berth-drift");
+    berth.wait_phase("leader", Duration::from_secs(30)).await;
+    env.create_service("web", json!({})).await;
+    env.wait_hostname("web", Duration::from_secs(60)).await;
+    let tg = env.our_tgs("web").await.remove(0);
+    let tg_arn = tg.target_group_arn().unwrap().to_string();
+    let port = tg.port().unwrap();
+
+    env.elb
+        .modify_target_group()
+        .target_group_arn(&tg_arn)
+        .health_check_interval_seconds(30)
+        .send()
+        .await
+        .expect("ModifyTargetGroup behind berth's back");
+    env.elb
+        .deregister_targets()
+        .target_group_arn(&tg_arn)
+        .targets(
+            elb::types::TargetDescription::builder()
+                .id(&instance)
+                .port(port)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DeregisterTargets behind berth's back");
+
+    // --resync is 3s in these tests.
+    eventually(
+        "the resync restores the target and the interval",
+        Duration::from_secs(20),
+        || async {
+            let tg = env.our_tgs("web").await.into_iter().next()?;
+            let targets = env.targets(&tg_arn).await;
+            (tg.health_check_interval_seconds() == Some(10)
+                && targets == BTreeSet::from([(instance.clone(), port)]))
+            .then_some(())
+        },
+    )
+    .await;
 }
