@@ -109,11 +109,9 @@ impl LeaderElector {
             .and_then(|s| u64::try_from(s).ok())
             .map(Duration::from_secs)
             .unwrap_or(self.cfg.lease_duration);
-        let stale_by_wall_clock = spec.renew_time.as_ref().is_some_and(|t| {
-            let age = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
-            age.as_secs() > 0 && age.unsigned_abs() > duration
-        });
-        let expired = holder.is_none() || first_seen.elapsed() > duration || stale_by_wall_clock;
+        // Expiry is judged by our own clock since we last saw the Lease change, never by comparing
+        // renewTime with our wall clock: clock skew between nodes must not make two leaders.
+        let expired = holder.is_none() || first_seen.elapsed() > duration;
 
         if holder.as_deref() == Some(me.as_str()) {
             spec.renew_time = Some(now());

@@ -908,3 +908,111 @@ async fn scheme_change_replaces_the_load_balancer_and_its_target_groups() {
     let (plan, _) = w.reconcile(&fe).await.expect("converged");
     assert!(plan.is_empty(), "{plan:#?}");
 }
+
+/// The attribute-, tag- and Kubernetes-field rows of the annotation table reach the cloud, and a
+/// second pass over them is still a no-op (AWS's own shapes normalise to berth's).
+#[tokio::test]
+async fn attributes_tags_stickiness_proxy_protocol_and_local_health_checks_reach_the_cloud() {
+    let w = World::new("attrs").await;
+    let mut fe = w.service("web", &["i-0abc000000000001"]);
+    fe.ports.truncate(1);
+    fe.session_affinity_client_ip = true;
+    fe.external_traffic_policy = providers::frontend::TrafficPolicy::Local;
+    fe.health_check_node_port = Some(32123);
+    annotate(&mut fe, ann::PROXY_PROTOCOL, "*");
+    annotate(&mut fe, ann::CROSS_ZONE, "true");
+    annotate(
+        &mut fe,
+        ann::TG_ATTRIBUTES,
+        "deregistration_delay.timeout_seconds=15",
+    );
+    annotate(&mut fe, ann::TAGS, "team=payments,cost-center=42");
+    w.reconcile(&fe).await.expect("create");
+
+    let observed = w
+        .provider
+        .observe(&fe.object, &fe.cluster, &[])
+        .await
+        .unwrap();
+    let lb_arn = observed.of_kind(KIND_LB).next().unwrap().id.clone();
+    let tg = w.target_groups_of(&lb_arn).await.remove(0);
+    let tg_arn = tg.target_group_arn().unwrap().to_string();
+    assert_eq!(tg.health_check_protocol().map(|p| p.as_str()), Some("HTTP"));
+    assert_eq!(tg.health_check_port(), Some("32123"));
+    assert_eq!(tg.health_check_path(), Some("/healthz"));
+    assert_eq!(tg.health_check_timeout_seconds(), Some(6));
+    assert_eq!(tg.healthy_threshold_count(), Some(2));
+
+    let attrs: BTreeMap<String, String> = w
+        .elb
+        .describe_target_group_attributes()
+        .target_group_arn(&tg_arn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .iter()
+        .map(|a| {
+            (
+                a.key().unwrap_or_default().to_string(),
+                a.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    for (k, v) in [
+        ("proxy_protocol_v2.enabled", "true"),
+        ("stickiness.enabled", "true"),
+        ("stickiness.type", "source_ip"),
+        ("deregistration_delay.timeout_seconds", "15"),
+    ] {
+        assert_eq!(attrs.get(k).map(String::as_str), Some(v), "{k}: {attrs:?}");
+    }
+    let lb_attrs: BTreeMap<String, String> = w
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .iter()
+        .map(|a| {
+            (
+                a.key().unwrap_or_default().to_string(),
+                a.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lb_attrs
+            .get("load_balancing.cross_zone.enabled")
+            .map(String::as_str),
+        Some("true"),
+        "{lb_attrs:?}"
+    );
+
+    let tagged = w.tagged().await;
+    assert_eq!(tagged.len(), 2, "LB + TG");
+    for (arn, tags) in &tagged {
+        assert_eq!(
+            tags.get("team").map(String::as_str),
+            Some("payments"),
+            "{arn}"
+        );
+        assert_eq!(
+            tags.get("cost-center").map(String::as_str),
+            Some("42"),
+            "{arn}"
+        );
+        assert_eq!(
+            tags.get("berth.dev/managed-by").map(String::as_str),
+            Some("berth"),
+            "{arn}"
+        );
+    }
+
+    w.calls.reset();
+    let (plan, _) = w.reconcile(&fe).await.expect("second pass");
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+}
