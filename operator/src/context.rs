@@ -3,6 +3,7 @@
 
 use crate::gather::Selection;
 use crate::metrics::Metrics;
+use crate::policy::LoadBalancerPolicy;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::events::{Recorder, Reporter};
@@ -30,6 +31,12 @@ pub struct Context {
     pub resync: Duration,
     /// Consecutive failures per object (`namespace/name`), for exponential back-off.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Cached LoadBalancerPolicies; `None` when the API server does not serve them (the CRD is
+    /// not installed): berth then applies no policy.
+    pub policies: Option<Store<LoadBalancerPolicy>>,
+    /// How long a reconciliation waits for the policies' first list before it gives up (and
+    /// retries with back-off).
+    pub policy_wait: Duration,
 }
 
 impl Context {
@@ -63,7 +70,15 @@ impl Context {
             slices,
             resync,
             failures: Mutex::new(HashMap::new()),
+            policies: None,
+            policy_wait: Duration::from_secs(30),
         }
+    }
+
+    /// Applies the LoadBalancerPolicies of this cache to every reconciliation.
+    pub fn with_policies(mut self, policies: Option<Store<LoadBalancerPolicy>>) -> Self {
+        self.policies = policies;
+        self
     }
 
     /// Records one more consecutive failure of `key`; returns the count.

@@ -20,6 +20,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Config(String),
+    /// The object breaks a LoadBalancerPolicy, or its policies are unusable (the message names
+    /// the policy, the rule and what is allowed).
+    #[error("{0}")]
+    Policy(crate::policy::evaluate::Violation),
 }
 
 impl Error {
@@ -37,6 +41,8 @@ impl Error {
             Error::Provider(e) => e.is_user_error(),
             Error::Manifest { .. } => true,
             Error::Kube { .. } | Error::Config(_) => false,
+            // Fixed by a change of the object or of a policy (which re-reconciles everything).
+            Error::Policy(_) => true,
         }
     }
 
@@ -47,6 +53,7 @@ impl Error {
             Error::Manifest { .. } => "InvalidManifest",
             Error::Kube { .. } => "KubernetesAPIError",
             Error::Config(_) => "InvalidConfiguration",
+            Error::Policy(v) => v.reason(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod leader;
 pub mod manifests;
 pub mod metrics;
+pub mod policy;
 pub mod render;
 pub mod report;
 

@@ -4,6 +4,9 @@
 //! - `berth_cloud_api_calls_total{service,operation,outcome}`: every cloud API call the provider
 //!   makes (the provider reports them through [`providers::metrics::CallRecorder`])
 //! - `berth_managed_load_balancers`: Services for which berth currently holds a load balancer
+//! - `berth_reconciles_in_flight`: reconciliations running now (kube-runtime keeps its queue
+//!   private, so this is the closest honest measure of backlog: it sits at `--workers` when
+//!   berth cannot keep up)
 //! - `berth_leader`: 1 while this process holds the leader Lease
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -38,6 +41,7 @@ pub struct Metrics {
     pub cloud_calls: Family<CallLabels, Counter>,
     pub managed_load_balancers: Gauge,
     pub leader: Gauge,
+    pub in_flight: Gauge,
     /// The in-memory count of the same cloud calls (tests and logs read it).
     pub calls: Arc<CallCounter>,
     managed: Arc<Mutex<BTreeSet<String>>>,
@@ -57,6 +61,12 @@ impl Metrics {
         let cloud_calls = Family::<CallLabels, Counter>::default();
         let managed_load_balancers = Gauge::default();
         let leader = Gauge::default();
+        let in_flight = Gauge::default();
+        registry.register(
+            "berth_reconciles_in_flight",
+            "Reconciliations running now (at --workers when berth cannot keep up)",
+            in_flight.clone(),
+        );
         registry.register(
             "berth_reconciles",
             "Reconciliations by result (success, error)",
@@ -89,6 +99,7 @@ impl Metrics {
             cloud_calls,
             managed_load_balancers,
             leader,
+            in_flight,
             calls: Arc::new(CallCounter::default()),
             managed: Arc::default(),
         }
@@ -191,6 +202,7 @@ mod tests {
         );
         assert!(text.contains("berth_managed_load_balancers 1"), "{text}");
         assert!(text.contains("berth_leader 1"), "{text}");
+        assert!(text.contains("berth_reconciles_in_flight 0"), "{text}");
         assert_eq!(m.calls.total(), 3);
     }
 }

@@ -1,5 +1,7 @@
 //! Command-line interface: `berth plan`, `berth run`, ….
 
+pub mod crds;
+pub mod iam_policy;
 pub mod plan;
 pub mod run;
 
@@ -16,12 +18,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start-up: the size difference between subcommands costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Print what berth would do for the Services in manifest files (offline unless --observe).
     Plan(plan::PlanArgs),
     /// Run the operator: watch Services, provision their load balancers, report back.
     Run(run::RunArgs),
+    /// Print the CustomResourceDefinitions berth uses (LoadBalancerPolicy) as YAML.
+    Crds(crds::CrdsArgs),
+    /// Print the least-privilege IAM policy (JSON) for the calls berth makes.
+    IamPolicy(iam_policy::IamPolicyArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

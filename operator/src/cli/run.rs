@@ -57,6 +57,19 @@ pub struct RunArgs {
     pub node_selector: Option<String>,
     #[arg(long, value_enum, default_value = "text", env = "BERTH_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// Log level or filter (`info`, `debug`, `berth=debug,kube=info`); RUST_LOG wins when set.
+    #[arg(long, default_value = "info", env = "BERTH_LOG_LEVEL")]
+    pub log_level: String,
+    /// How many Services are reconciled at once.
+    #[arg(long, default_value_t = 4, env = "BERTH_WORKERS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// Cloud API calls per second, at most (a token bucket shared by all workers), so that a
+    /// burst of Services does not exhaust the account's API quota.
+    #[arg(long, default_value_t = 10, env = "BERTH_CLOUD_API_QPS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cloud_api_qps: u32,
+    /// Calls that may go at once above the rate, after a quiet period.
+    #[arg(long, default_value_t = 20, env = "BERTH_CLOUD_API_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cloud_api_burst: u32,
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` (or plain seconds).
@@ -78,9 +91,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-pub fn init_logging(format: LogFormat) {
+pub fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,kube_runtime=warn,aws_config=warn")
+        // A bare level also quiets the chatty dependencies; a full filter is taken as written.
+        let spec = if level.contains('=') {
+            level.to_string()
+        } else {
+            format!("{level},kube_runtime=warn,aws_config=warn")
+        };
+        tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("--log-level {level:?} is not a valid filter ({e}); using info");
+            tracing_subscriber::EnvFilter::new("info,kube_runtime=warn,aws_config=warn")
+        })
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -122,7 +144,8 @@ async fn signal() {
     }
 }
 
-async fn provider(common: &CommonArgs, metrics: &Metrics) -> Arc<dyn providers::Provider> {
+async fn provider(args: &RunArgs, metrics: &Metrics) -> Arc<dyn providers::Provider> {
+    let common = &args.common;
     match common.cloud {
         Cloud::Aws => Arc::new(
             providers::aws::AwsProvider::from_env(
@@ -130,14 +153,15 @@ async fn provider(common: &CommonArgs, metrics: &Metrics) -> Arc<dyn providers::
                 common.vpc_id.clone(),
                 metrics.call_recorder(),
             )
-            .await,
+            .await
+            .with_rate_limit(args.cloud_api_qps, args.cloud_api_burst),
         ),
     }
 }
 
 /// Runs the operator; returns the process exit code.
 pub async fn run(args: RunArgs) -> i32 {
-    init_logging(args.log_format);
+    init_logging(args.log_format, &args.log_level);
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let client = match kube::Client::try_default().await {
         Ok(c) => c,
@@ -177,6 +201,18 @@ pub async fn run(args: RunArgs) -> i32 {
         }
     };
 
+    let policies = match crate::policy::served(&client).await {
+        Ok(true) => true,
+        Ok(false) => {
+            warn!("the API server does not serve berth.dev/v1alpha1 LoadBalancerPolicies (CRD not installed: `berth crds | kubectl apply -f -`): running without policies; restart berth after installing the CRD");
+            false
+        }
+        Err(e) => {
+            error!(error = %e, "cannot reach the Kubernetes API server");
+            return 2;
+        }
+    };
+
     let mut elector = LeaderElector::new(
         client.clone(),
         LeaseConfig {
@@ -199,25 +235,29 @@ pub async fn run(args: RunArgs) -> i32 {
     metrics.set_leader(true);
     health.set(Phase::Syncing);
 
-    let provider = provider(&args.common, &metrics).await;
-    let caches = Caches::new(slices);
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        provider,
-        metrics.clone(),
-        args.common.selection(),
-        args.common.cluster_name.clone(),
-        caches.nodes.clone(),
-        caches.slices.clone(),
-        args.resync,
-        Some(identity.clone()),
-    ));
+    let provider = provider(&args, &metrics).await;
+    let caches = Caches::new(slices).with_policies(policies);
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            provider,
+            metrics.clone(),
+            args.common.selection(),
+            args.common.cluster_name.clone(),
+            caches.nodes.clone(),
+            caches.slices.clone(),
+            args.resync,
+            Some(identity.clone()),
+        )
+        .with_policies(caches.policies.clone()),
+    );
 
     let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
     let ready_health = health.clone();
     let scope = service::Scope {
         namespace: args.watch_namespace.clone(),
         node_selector: args.node_selector.clone(),
+        workers: args.workers,
     };
     let controller = service::run(ctx, caches, &scope, stop_rx.map(|_| ()), move || {
         ready_health.set(Phase::Leader)
@@ -287,5 +327,8 @@ mod tests {
         assert_eq!(a.leader_election_id, "berth-leader");
         assert_eq!(a.lease_duration, Duration::from_secs(15));
         assert_eq!(a.metrics_addr.port(), 8080);
+        assert_eq!((a.workers, a.cloud_api_qps, a.cloud_api_burst), (4, 10, 20));
+        assert_eq!(a.log_level, "info");
+        assert!(crate::cli::Cli::try_parse_from(["berth", "run", "--workers", "0"]).is_err());
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Triggers: the Service itself, any relevant change of a Node (re-reconciles every Service:
 //! nodes change rarely) and the Service's EndpointSlices (`discovery.k8s.io/v1`, when served),
-//! plus a periodic resync that corrects drift in the cloud.
+//! plus a periodic resync that corrects drift in the cloud. A LoadBalancerPolicy change (when the
+//! CRD is installed) re-reconciles every Service.
 
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::gather::{self, SERVICE_NAME_LABEL};
+use crate::policy::LoadBalancerPolicy;
 use crate::report::{self, Cond, Ingress};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -36,6 +38,8 @@ pub const FINALIZER: &str = "service.k8s.aws/resources";
 pub const USER_ERROR_REQUEUE: Duration = Duration::from_secs(300);
 const BACKOFF_BASE: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// How often berth compares LoadBalancerPolicies' `status.governedObjects` with its caches.
+const POLICY_STATUS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// `namespace/name` of a Service.
 pub fn key(svc: &Service) -> String {
@@ -58,7 +62,9 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action> {
     let span = tracing::info_span!("reconcile", object = %object);
     async move {
         let started = Instant::now();
+        ctx.metrics.in_flight.inc();
         let result = reconcile_inner(svc.clone(), &ctx).await;
+        ctx.metrics.in_flight.dec();
         ctx.metrics.reconciled(result.is_ok(), started.elapsed());
         match &result {
             Ok(action) => {
@@ -161,7 +167,10 @@ fn counts(plan: &Plan) -> String {
 async fn ensure(svc: &Service, ctx: &Context) -> Result<Action> {
     let nodes: Vec<Node> = ctx.nodes.state().iter().map(|n| (**n).clone()).collect();
     let slices: Option<Vec<EndpointSlice>> = ctx.slices.as_ref().map(|store| slices_of(store, svc));
-    let fe = gather::frontend(svc, slices.as_deref(), &nodes, &ctx.cluster)?;
+    let mut fe = gather::frontend(svc, slices.as_deref(), &nodes, &ctx.cluster)?;
+    // LoadBalancerPolicies, before any cloud call: a violation stops here.
+    fe.annotations =
+        crate::policy::effective_annotations(ctx.policies.as_ref(), svc, ctx.policy_wait).await?;
     let desired = ctx.provider.desired(&fe).await?;
     let observed = ctx
         .provider
@@ -363,6 +372,9 @@ pub struct Caches {
     pub slices: Option<Store<EndpointSlice>>,
     node_writer: reflector::store::Writer<Node>,
     slice_writer: Option<reflector::store::Writer<EndpointSlice>>,
+    /// LoadBalancerPolicies; `None` unless [`Caches::with_policies`] enabled them.
+    pub policies: Option<Store<LoadBalancerPolicy>>,
+    policy_writer: Option<reflector::store::Writer<LoadBalancerPolicy>>,
 }
 
 impl Caches {
@@ -380,7 +392,19 @@ impl Caches {
             slices,
             node_writer,
             slice_writer,
+            policies: None,
+            policy_writer: None,
         }
+    }
+
+    /// `served`: whether to watch LoadBalancerPolicies (see [`crate::policy::served`]).
+    pub fn with_policies(mut self, served: bool) -> Self {
+        if served {
+            let (r, w) = reflector::store();
+            self.policies = Some(r);
+            self.policy_writer = Some(w);
+        }
+        self
     }
 }
 
@@ -391,6 +415,8 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// Only Nodes matching this label selector are load-balancer targets; `None`: all Nodes.
     pub node_selector: Option<String>,
+    /// How many Services are reconciled at once.
+    pub workers: u16,
 }
 
 impl Scope {
@@ -442,7 +468,7 @@ pub async fn run(
     )
     .default_backoff();
     let mut controller = Controller::new(services, watcher::Config::default())
-        .with_config(kube::runtime::controller::Config::default().concurrency(4))
+        .with_config(kube::runtime::controller::Config::default().concurrency(scope.workers.max(1)))
         .reconcile_all_on(node_changes(node_events))
         .graceful_shutdown_on(shutdown);
     if let Some(writer) = caches.slice_writer {
@@ -458,13 +484,41 @@ pub async fn run(
         controller = controller.watches_stream(slice_events, |s| slice_owner(&s));
     }
 
+    let mut policy_status = None;
+    if let Some(writer) = caches.policy_writer {
+        let policy_events = reflector::reflector(
+            writer,
+            watcher(
+                Api::<LoadBalancerPolicy>::all(client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff();
+        controller = controller.reconcile_all_on(crate::policy::policy_changes(policy_events));
+        if let Some(policies) = caches.policies.clone() {
+            policy_status = Some(tokio::spawn(crate::policy::status::maintain(
+                client.clone(),
+                policies,
+                controller.store(),
+                ctx.selection.clone(),
+                scope.namespace.clone(),
+                POLICY_STATUS_INTERVAL,
+            )));
+        }
+    }
+
     let services_store = controller.store();
     let nodes_store = caches.nodes.clone();
     let slices_store = caches.slices.clone();
+    let policies_store = caches.policies.clone();
     let ready = tokio::spawn(async move {
         let ok = synced(&services_store).await
             && synced(&nodes_store).await
             && match &slices_store {
+                Some(s) => synced(s).await,
+                None => true,
+            }
+            && match &policies_store {
                 Some(s) => synced(s).await,
                 None => true,
             };
@@ -487,6 +541,9 @@ pub async fn run(
         })
         .await;
     ready.abort();
+    if let Some(task) = policy_status {
+        task.abort();
+    }
 }
 
 #[cfg(test)]

@@ -79,11 +79,12 @@ const NOT_YET: [&str; 10] = [
 ];
 
 /// Tag keys berth writes for ownership; users may not set them.
-pub const RESERVED_TAG_PREFIXES: [&str; 4] = [
+pub const RESERVED_TAG_PREFIXES: [&str; 5] = [
     "elbv2.k8s.aws/",
     "service.k8s.aws/",
     "ingress.k8s.aws/",
     "berth.dev/",
+    "aws:",
 ];
 
 pub const NLB_TG_ATTRIBUTES: [&str; 16] = [
@@ -563,7 +564,7 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
     let mut tags = BTreeMap::new();
     if let Some(v) = get(fe, TAGS) {
         for (k, val) in cx.pairs(TAGS, v)? {
-            if RESERVED_TAG_PREFIXES.iter().any(|p| k.starts_with(p)) || k.starts_with("aws:") {
+            if RESERVED_TAG_PREFIXES.iter().any(|p| k.starts_with(p)) {
                 return Err(cx.err(TAGS, v, format!("tag key {k:?} is reserved (berth's ownership tags and aws: keys cannot be set)")));
             }
             if k.len() > 128 || val.len() > 256 {

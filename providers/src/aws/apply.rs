@@ -3,8 +3,9 @@
 //! the ARNs that earlier creates returned. Updates and deletes act only on ARNs that observe
 //! found carrying our ownership tags.
 
-use super::client::{AwsProvider, ELBV2};
+use super::client::AwsProvider;
 use super::observe::owned_ids;
+use super::operations as ops;
 use super::{KIND_LB, KIND_LISTENER, KIND_TG};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan};
@@ -254,7 +255,7 @@ impl AwsProvider {
                 (Action::Update, KIND_LISTENER) => self.update_listener(c, &id, &p).await?,
                 (Action::Delete, KIND_LISTENER) => {
                     let req = self.elb.delete_listener().listener_arn(&id);
-                    self.call_unless(ELBV2, "DeleteListener", &["ListenerNotFound"], || {
+                    self.call_unless(ops::DELETE_LISTENER, &["ListenerNotFound"], || {
                         req.clone().send()
                     })
                     .await?;
@@ -262,7 +263,7 @@ impl AwsProvider {
                 }
                 (Action::Delete, KIND_TG) => {
                     let req = self.elb.delete_target_group().target_group_arn(&id);
-                    self.call_unless(ELBV2, "DeleteTargetGroup", &["TargetGroupNotFound"], || {
+                    self.call_unless(ops::DELETE_TARGET_GROUP, &["TargetGroupNotFound"], || {
                         req.clone().send()
                     })
                     .await?;
@@ -270,12 +271,9 @@ impl AwsProvider {
                 }
                 (Action::Delete, KIND_LB) => {
                     let req = self.elb.delete_load_balancer().load_balancer_arn(&id);
-                    self.call_unless(
-                        ELBV2,
-                        "DeleteLoadBalancer",
-                        &["LoadBalancerNotFound"],
-                        || req.clone().send(),
-                    )
+                    self.call_unless(ops::DELETE_LOAD_BALANCER, &["LoadBalancerNotFound"], || {
+                        req.clone().send()
+                    })
                     .await?;
                     deleted.insert(id);
                 }
@@ -321,7 +319,7 @@ impl AwsProvider {
             .set_ip_address_type(str_of(p, "IpAddressType").map(IpAddressType::from))
             .set_tags(Some(sdk_tags(&tags)));
         let out = self
-            .call(ELBV2, "CreateLoadBalancer", || req.clone().send())
+            .call(ops::CREATE_LOAD_BALANCER, || req.clone().send())
             .await?;
         let lb = out.load_balancers().first();
         let arn = lb
@@ -347,7 +345,7 @@ impl AwsProvider {
                     .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
                     .collect(),
             ));
-        self.call(ELBV2, "ModifyLoadBalancerAttributes", || req.clone().send())
+        self.call(ops::MODIFY_LOAD_BALANCER_ATTRIBUTES, || req.clone().send())
             .await?;
         Ok(())
     }
@@ -363,7 +361,7 @@ impl AwsProvider {
                     .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
                     .collect(),
             ));
-        self.call(ELBV2, "ModifyTargetGroupAttributes", || req.clone().send())
+        self.call(ops::MODIFY_TARGET_GROUP_ATTRIBUTES, || req.clone().send())
             .await?;
         Ok(())
     }
@@ -384,7 +382,7 @@ impl AwsProvider {
             .add_tags()
             .resource_arns(arn)
             .set_tags(Some(sdk_tags(&add)));
-        self.call(ELBV2, "AddTags", || req.clone().send()).await?;
+        self.call(ops::ADD_TAGS, || req.clone().send()).await?;
         Ok(())
     }
 
@@ -397,7 +395,7 @@ impl AwsProvider {
             .register_targets()
             .target_group_arn(arn)
             .set_targets(Some(sdk_targets(t)));
-        self.call(ELBV2, "RegisterTargets", || req.clone().send())
+        self.call(ops::REGISTER_TARGETS, || req.clone().send())
             .await?;
         Ok(())
     }
@@ -411,7 +409,7 @@ impl AwsProvider {
             .deregister_targets()
             .target_group_arn(arn)
             .set_targets(Some(sdk_targets(t)));
-        self.call(ELBV2, "DeregisterTargets", || req.clone().send())
+        self.call(ops::DEREGISTER_TARGETS, || req.clone().send())
             .await?;
         Ok(())
     }
@@ -437,7 +435,7 @@ impl AwsProvider {
             .set_matcher(matcher(p))
             .set_tags(Some(sdk_tags(&tags)));
         let out = self
-            .call(ELBV2, "CreateTargetGroup", || req.clone().send())
+            .call(ops::CREATE_TARGET_GROUP, || req.clone().send())
             .await?;
         let arn = out
             .target_groups()
@@ -473,7 +471,7 @@ impl AwsProvider {
             .set_alpn_policy(alpn)
             .set_default_actions(Some(sdk_actions(p)));
         let out = self
-            .call(ELBV2, "CreateListener", || req.clone().send())
+            .call(ops::CREATE_LISTENER, || req.clone().send())
             .await?;
         let arn = out
             .listeners()
@@ -493,7 +491,7 @@ impl AwsProvider {
             .add_listener_certificates()
             .listener_arn(arn)
             .set_certificates(Some(certs.iter().map(|a| cert(a)).collect()));
-        self.call(ELBV2, "AddListenerCertificates", || req.clone().send())
+        self.call(ops::ADD_LISTENER_CERTIFICATES, || req.clone().send())
             .await?;
         Ok(())
     }
@@ -532,8 +530,7 @@ impl AwsProvider {
                 .set_subnets()
                 .load_balancer_arn(arn)
                 .set_subnets(Some(subnets));
-            self.call(ELBV2, "SetSubnets", || req.clone().send())
-                .await?;
+            self.call(ops::SET_SUBNETS, || req.clone().send()).await?;
         }
         if changed("IpAddressType") {
             if let Some(t) = str_of(p, "IpAddressType") {
@@ -542,7 +539,7 @@ impl AwsProvider {
                     .set_ip_address_type()
                     .load_balancer_arn(arn)
                     .ip_address_type(IpAddressType::from(t));
-                self.call(ELBV2, "SetIpAddressType", || req.clone().send())
+                self.call(ops::SET_IP_ADDRESS_TYPE, || req.clone().send())
                     .await?;
             }
         }
@@ -571,7 +568,7 @@ impl AwsProvider {
                 .set_healthy_threshold_count(int_of(p, "HealthyThresholdCount"))
                 .set_unhealthy_threshold_count(int_of(p, "UnhealthyThresholdCount"))
                 .set_matcher(matcher(p));
-            self.call(ELBV2, "ModifyTargetGroup", || req.clone().send())
+            self.call(ops::MODIFY_TARGET_GROUP, || req.clone().send())
                 .await?;
         }
         if changed("TargetGroupAttributes") {
@@ -633,7 +630,7 @@ impl AwsProvider {
         if changed("DefaultActions") {
             req = req.set_default_actions(Some(sdk_actions(p)));
         }
-        self.call(ELBV2, "ModifyListener", || req.clone().send())
+        self.call(ops::MODIFY_LISTENER, || req.clone().send())
             .await?;
 
         if changed("Certificates") {
@@ -647,7 +644,7 @@ impl AwsProvider {
                     .listener_arn(arn)
                     .set_marker(marker.clone());
                 let page = self
-                    .call(ELBV2, "DescribeListenerCertificates", || r.clone().send())
+                    .call(ops::DESCRIBE_LISTENER_CERTIFICATES, || r.clone().send())
                     .await?;
                 have.extend(
                     page.certificates()
@@ -679,7 +676,7 @@ impl AwsProvider {
                     .remove_listener_certificates()
                     .listener_arn(arn)
                     .set_certificates(Some(remove.iter().map(|a| cert(a)).collect()));
-                self.call(ELBV2, "RemoveListenerCertificates", || r.clone().send())
+                self.call(ops::REMOVE_LISTENER_CERTIFICATES, || r.clone().send())
                     .await?;
             }
         }

@@ -2,6 +2,7 @@
 //! [`CallRecorder`], maps SDK errors to [`Error::Cloud`] (with AWS's error code and message) and
 //! retries throttling, 5xx and timeouts with exponential backoff.
 
+use super::operations::Op;
 use crate::error::{Error, Result};
 use crate::metrics::{CallRecorder, Outcome};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -9,11 +10,9 @@ use aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig;
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::future::Future;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
-
-pub(crate) const ELBV2: &str = "elbv2";
-pub(crate) const EC2: &str = "ec2";
 
 /// AWS error codes that mean "slow down", whatever the HTTP status.
 const THROTTLING: [&str; 9] = [
@@ -36,6 +35,8 @@ pub struct AwsProvider {
     pub(crate) vpc_id: Option<String>,
     recorder: Arc<dyn CallRecorder>,
     backoff: ExponentialBuilder,
+    /// Shared by every worker: a burst of Services must not exhaust the account's API quota.
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -89,7 +90,21 @@ impl AwsProvider {
                 .with_max_delay(Duration::from_secs(5))
                 .with_max_times(3)
                 .with_jitter(),
+            limiter: None,
         }
+    }
+
+    /// At most `per_second` calls a second, `burst` at once after a quiet period.
+    pub fn with_rate_limit(self, per_second: u32, burst: u32) -> Self {
+        let quota =
+            governor::Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        self.with_quota(quota)
+    }
+
+    fn with_quota(mut self, quota: governor::Quota) -> Self {
+        self.limiter = Some(Arc::new(governor::RateLimiter::direct(quota)));
+        self
     }
 
     pub fn cluster(&self) -> &str {
@@ -98,28 +113,20 @@ impl AwsProvider {
 
     /// Runs one API call (`f` builds and sends a fresh request each time), recording and
     /// retrying it.
-    pub(crate) async fn call<T, E, F, Fut>(
-        &self,
-        service: &'static str,
-        operation: &'static str,
-        f: F,
-    ) -> Result<T>
+    pub(crate) async fn call<T, E, F, Fut>(&self, op: Op, f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.call_coded(service, operation, f)
-            .await
-            .map_err(|f| f.error)
+        self.call_coded(op, f).await.map_err(|f| f.error)
     }
 
     /// Like [`Self::call`], but an error whose AWS code is in `absent` (e.g.
     /// `LoadBalancerNotFound` on a delete) is `Ok(None)`: the thing is already gone.
     pub(crate) async fn call_unless<T, E, F, Fut>(
         &self,
-        service: &'static str,
-        operation: &'static str,
+        op: Op,
         absent: &[&str],
         f: F,
     ) -> Result<Option<T>>
@@ -128,7 +135,7 @@ impl AwsProvider {
         Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        match self.call_coded(service, operation, f).await {
+        match self.call_coded(op, f).await {
             Ok(v) => Ok(Some(v)),
             Err(Failure {
                 code: Some(code), ..
@@ -137,19 +144,18 @@ impl AwsProvider {
         }
     }
 
-    async fn call_coded<T, E, F, Fut>(
-        &self,
-        service: &'static str,
-        operation: &'static str,
-        mut f: F,
-    ) -> std::result::Result<T, Failure>
+    async fn call_coded<T, E, F, Fut>(&self, op: Op, mut f: F) -> std::result::Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let (service, operation) = (op.service.label(), op.name);
         let mut delays = self.backoff.build();
         loop {
+            if let Some(l) = &self.limiter {
+                l.until_ready().await;
+            }
             match f().await {
                 Ok(v) => {
                     self.recorder.record(service, operation, Outcome::Success);
@@ -214,5 +220,33 @@ where
     Failure {
         code,
         error: Error::cloud(operation, message, retryable),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::operations;
+    use crate::metrics::CallCounter;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsError;
+
+    #[tokio::test]
+    async fn every_call_takes_a_token_from_the_shared_bucket_and_is_counted() {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let calls = Arc::new(CallCounter::default());
+        let one_per_hour = governor::Quota::per_hour(NonZeroU32::MIN);
+        let p = AwsProvider::new(&config, "c".into(), None, calls.clone()).with_quota(one_per_hour);
+        let v = p
+            .call(operations::DESCRIBE_TAGS, || {
+                std::future::ready(Ok::<u8, SdkError<DescribeTagsError>>(7))
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, 7);
+        let limiter = p.limiter.as_ref().unwrap();
+        assert!(limiter.check().is_err(), "the call used the only token");
+        assert_eq!(calls.by_operation().get("DescribeTags"), Some(&1));
     }
 }

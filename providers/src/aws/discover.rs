@@ -2,7 +2,8 @@
 //! its target groups, found with one DescribeSubnets call.
 
 use super::annotations::{self as ann, NlbAnnotations};
-use super::client::{AwsProvider, EC2};
+use super::client::AwsProvider;
+use super::operations as ops;
 use super::translate::AwsFacts;
 use crate::error::{Error, Result};
 use crate::frontend::Frontend;
@@ -169,7 +170,7 @@ impl AwsProvider {
                 .set_filters(Some(filters.clone()))
                 .set_next_token(token.clone());
             let out = self
-                .call(EC2, "DescribeSubnets", || req.clone().send())
+                .call(ops::DESCRIBE_SUBNETS, || req.clone().send())
                 .await?;
             for s in out.subnets() {
                 if let (Some(id), Some(zone), Some(vpc)) =

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod client;
 pub mod discover;
 pub mod observe;
+pub mod operations;
 pub mod provider;
 pub mod tags;
 pub mod translate;

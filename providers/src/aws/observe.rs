@@ -7,7 +7,8 @@
 //! ARNs, then only for our resources: DescribeListeners per load balancer, and the details the
 //! desired state compares (attributes, targets, extra certificates).
 
-use super::client::{AwsProvider, ELBV2};
+use super::client::AwsProvider;
+use super::operations as ops;
 use super::{tags, translate, KIND_LB, KIND_LISTENER, KIND_TG};
 use crate::error::Result;
 use crate::frontend::ObjectRef;
@@ -289,7 +290,7 @@ impl AwsProvider {
                 .page_size(400)
                 .set_marker(marker.clone());
             let page = self
-                .call(ELBV2, "DescribeLoadBalancers", || req.clone().send())
+                .call(ops::DESCRIBE_LOAD_BALANCERS, || req.clone().send())
                 .await?;
             out.extend(page.load_balancers().iter().cloned());
             marker = page
@@ -313,7 +314,7 @@ impl AwsProvider {
                 .page_size(400)
                 .set_marker(marker.clone());
             let page = self
-                .call(ELBV2, "DescribeTargetGroups", || req.clone().send())
+                .call(ops::DESCRIBE_TARGET_GROUPS, || req.clone().send())
                 .await?;
             out.extend(page.target_groups().iter().cloned());
             marker = page
@@ -334,9 +335,7 @@ impl AwsProvider {
                 .elb
                 .describe_tags()
                 .set_resource_arns(Some(batch.to_vec()));
-            let page = self
-                .call(ELBV2, "DescribeTags", || req.clone().send())
-                .await?;
+            let page = self.call(ops::DESCRIBE_TAGS, || req.clone().send()).await?;
             for d in page.tag_descriptions() {
                 let Some(arn) = d.resource_arn() else {
                     continue;
@@ -367,7 +366,7 @@ impl AwsProvider {
                 .load_balancer_arn(lb_arn)
                 .set_marker(marker.clone());
             let page = self
-                .call(ELBV2, "DescribeListeners", || req.clone().send())
+                .call(ops::DESCRIBE_LISTENERS, || req.clone().send())
                 .await?;
             out.extend(page.listeners().iter().cloned());
             marker = page
@@ -390,7 +389,7 @@ impl AwsProvider {
                 .listener_arn(listener_arn)
                 .set_marker(marker.clone());
             let page = self
-                .call(ELBV2, "DescribeListenerCertificates", || req.clone().send())
+                .call(ops::DESCRIBE_LISTENER_CERTIFICATES, || req.clone().send())
                 .await?;
             out.extend(page.certificates().iter().cloned());
             marker = page
@@ -409,7 +408,7 @@ impl AwsProvider {
             .describe_load_balancer_attributes()
             .load_balancer_arn(arn);
         let out = self
-            .call(ELBV2, "DescribeLoadBalancerAttributes", || {
+            .call(ops::DESCRIBE_LOAD_BALANCER_ATTRIBUTES, || {
                 req.clone().send()
             })
             .await?;
@@ -431,9 +430,7 @@ impl AwsProvider {
             .describe_target_group_attributes()
             .target_group_arn(arn);
         let out = self
-            .call(ELBV2, "DescribeTargetGroupAttributes", || {
-                req.clone().send()
-            })
+            .call(ops::DESCRIBE_TARGET_GROUP_ATTRIBUTES, || req.clone().send())
             .await?;
         Ok(out
             .attributes()
@@ -450,7 +447,7 @@ impl AwsProvider {
     async fn targets_of(&self, arn: &str) -> Result<Vec<TargetHealthDescription>> {
         let req = self.elb.describe_target_health().target_group_arn(arn);
         let out = self
-            .call(ELBV2, "DescribeTargetHealth", || req.clone().send())
+            .call(ops::DESCRIBE_TARGET_HEALTH, || req.clone().send())
             .await?;
         Ok(out.target_health_descriptions().to_vec())
     }

@@ -574,3 +574,106 @@ fn slices_map_to_their_service() {
     let orphan: EndpointSlice = serde_json::from_value(json!({"metadata": {"name": "x", "namespace": "shop"}, "addressType": "IPv4", "endpoints": []})).unwrap();
     assert_eq!(slice_owner(&orphan), None);
 }
+
+/// A harness whose Context applies these LoadBalancerPolicies.
+fn policy_harness(policies: &[Value]) -> Harness {
+    let h = harness(&["n1"]);
+    let (store, mut writer) = reflector::store::<crate::policy::LoadBalancerPolicy>();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for p in policies {
+        writer.apply_watcher_event(&watcher::Event::InitApply(
+            serde_json::from_value(p.clone()).unwrap(),
+        ));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    std::mem::forget(writer);
+    let ctx = Arc::new(
+        Context::new(
+            h.api.client(),
+            h.provider.clone(),
+            Metrics::new(),
+            crate::gather::Selection::default(),
+            "c1".into(),
+            h.ctx.nodes.clone(),
+            None,
+            Duration::from_secs(42),
+            Some("test".into()),
+        )
+        .with_policies(Some(store)),
+    );
+    Harness { ctx, ..h }
+}
+
+fn lbp(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "berth.dev/v1alpha1", "kind": "LoadBalancerPolicy",
+           "metadata": {"name": name}, "spec": spec})
+}
+
+#[tokio::test]
+async fn a_policy_violation_is_reported_and_calls_no_provider() {
+    let h = policy_harness(&[lbp(
+        "tenants",
+        json!({"loadBalancerClasses": [""], "restrictions": {"internetFacingNamespaces": ["edge"]}}),
+    )]);
+    let svc = service(
+        json!({"metadata": {"finalizers": [FINALIZER], "annotations": {
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}}}),
+    );
+    let err = reconcile(svc.clone(), h.ctx.clone()).await.unwrap_err();
+    assert_eq!(err.reason(), "PolicyViolation");
+    assert!(err.is_user_error());
+    assert!(h.provider.calls().is_empty(), "{:?}", h.provider.calls());
+    assert_eq!(h.api.event_reasons(), ["Warning PolicyViolation"]);
+    let note = h.api.events()[0]["note"].as_str().unwrap().to_string();
+    assert!(
+        note.starts_with(r#"LoadBalancerPolicy "tenants": namespace "shop" may not create internet-facing load balancers (allowed: edge)"#),
+        "{note}"
+    );
+    let cond = &h.api.status_patches()[0]["status"]["conditions"][0];
+    assert_eq!(
+        (cond["status"].as_str(), cond["reason"].as_str()),
+        (Some("False"), Some("PolicyViolation"))
+    );
+    assert_eq!(
+        error_policy(svc, &err, h.ctx.clone()),
+        Action::requeue(USER_ERROR_REQUEUE)
+    );
+}
+
+#[tokio::test]
+async fn policy_defaults_reach_the_provider() {
+    let h = policy_harness(&[lbp(
+        "tenants",
+        json!({"loadBalancerClasses": [""], "defaults": {"tags": {"team": "x"}}}),
+    )]);
+    reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    let fe = h.provider.frontends.lock().unwrap()[0].clone();
+    assert_eq!(
+        fe.annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"],
+        "team=x"
+    );
+}
+
+#[tokio::test]
+async fn policies_not_loaded_yet_hold_provisioning_back() {
+    let h = harness(&["n1"]);
+    let (store, writer) = reflector::store::<crate::policy::LoadBalancerPolicy>();
+    std::mem::forget(writer);
+    let mut ctx = Context::new(
+        h.api.client(),
+        h.provider.clone(),
+        Metrics::new(),
+        crate::gather::Selection::default(),
+        "c1".into(),
+        h.ctx.nodes.clone(),
+        None,
+        Duration::from_secs(42),
+        None,
+    )
+    .with_policies(Some(store));
+    ctx.policy_wait = Duration::from_millis(300);
+    let ctx = Arc::new(ctx);
+    let err = reconcile(service(ours()), ctx).await.unwrap_err();
+    assert!(!err.is_user_error(), "retried with back-off: {err}");
+    assert!(h.provider.calls().is_empty());
+}

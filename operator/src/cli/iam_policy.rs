@@ -1,0 +1,31 @@
+//! `berth iam-policy`: the least-privilege cloud policy for exactly the calls berth makes.
+
+use super::Cloud;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct IamPolicyArgs {
+    /// The cloud whose policy to print.
+    #[arg(long, value_enum, default_value = "aws", env = "BERTH_CLOUD")]
+    pub cloud: Cloud,
+    /// The cluster name berth runs with (`--cluster-name`): mutating calls are allowed only on
+    /// resources tagged `elbv2.k8s.aws/cluster=<name>`.
+    #[arg(long, env = "BERTH_CLUSTER_NAME")]
+    pub cluster_name: String,
+}
+
+pub fn run(args: IamPolicyArgs) -> i32 {
+    let policy = match args.cloud {
+        Cloud::Aws => providers::aws::operations::iam_policy(&args.cluster_name),
+    };
+    match serde_json::to_string_pretty(&policy) {
+        Ok(s) => {
+            println!("{s}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Every AWS API operation berth calls, with what IAM needs to allow it. The call wrapper takes an
+//! [`Op`] (so the API-call metrics are labelled from this list) and `berth iam-policy` derives the
+//! least-privilege policy from the same list: the two cannot drift apart.
+
+use super::tags;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Elbv2,
+    Ec2,
+}
+
+impl Service {
+    /// The label in metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Service::Elbv2 => "elbv2",
+            Service::Ec2 => "ec2",
+        }
+    }
+
+    /// The IAM action prefix.
+    pub fn iam_prefix(&self) -> &'static str {
+        match self {
+            Service::Elbv2 => "elasticloadbalancing",
+            Service::Ec2 => "ec2",
+        }
+    }
+}
+
+/// How narrowly IAM can allow an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Describe calls: AWS evaluates them on `*` only.
+    Read,
+    /// Creates a resource: allowed only when the request tags it with this cluster's tag.
+    CreateTagged,
+    /// Tagging: on create (the create call's tags) or on resources already tagged for this cluster.
+    Tagging,
+    /// Changes or deletes a load balancer or target group already tagged for this cluster.
+    OwnedResource,
+    /// Registers or deregisters targets: target groups only.
+    TargetRegistration,
+    /// Listener calls: ELBv2 offers no tag condition for them; berth only issues them for
+    /// listeners of load balancers it found by its tags.
+    Listener,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Op {
+    pub service: Service,
+    pub name: &'static str,
+    pub scope: Scope,
+}
+
+impl Op {
+    pub fn iam_action(&self) -> String {
+        format!("{}:{}", self.service.iam_prefix(), self.name)
+    }
+}
+
+macro_rules! ops {
+    ($($id:ident = $service:ident $name:literal $scope:ident;)*) => {
+        $(pub const $id: Op = Op { service: Service::$service, name: $name, scope: Scope::$scope };)*
+        /// Every operation berth may call.
+        pub const ALL: &[Op] = &[$($id),*];
+    };
+}
+
+ops! {
+    DESCRIBE_SUBNETS = Ec2 "DescribeSubnets" Read;
+    DESCRIBE_LOAD_BALANCERS = Elbv2 "DescribeLoadBalancers" Read;
+    DESCRIBE_LOAD_BALANCER_ATTRIBUTES = Elbv2 "DescribeLoadBalancerAttributes" Read;
+    DESCRIBE_TARGET_GROUPS = Elbv2 "DescribeTargetGroups" Read;
+    DESCRIBE_TARGET_GROUP_ATTRIBUTES = Elbv2 "DescribeTargetGroupAttributes" Read;
+    DESCRIBE_TARGET_HEALTH = Elbv2 "DescribeTargetHealth" Read;
+    DESCRIBE_LISTENERS = Elbv2 "DescribeListeners" Read;
+    DESCRIBE_LISTENER_CERTIFICATES = Elbv2 "DescribeListenerCertificates" Read;
+    DESCRIBE_TAGS = Elbv2 "DescribeTags" Read;
+    CREATE_LOAD_BALANCER = Elbv2 "CreateLoadBalancer" CreateTagged;
+    CREATE_TARGET_GROUP = Elbv2 "CreateTargetGroup" CreateTagged;
+    ADD_TAGS = Elbv2 "AddTags" Tagging;
+    MODIFY_LOAD_BALANCER_ATTRIBUTES = Elbv2 "ModifyLoadBalancerAttributes" OwnedResource;
+    SET_SUBNETS = Elbv2 "SetSubnets" OwnedResource;
+    SET_IP_ADDRESS_TYPE = Elbv2 "SetIpAddressType" OwnedResource;
+    DELETE_LOAD_BALANCER = Elbv2 "DeleteLoadBalancer" OwnedResource;
+    MODIFY_TARGET_GROUP = Elbv2 "ModifyTargetGroup" OwnedResource;
+    MODIFY_TARGET_GROUP_ATTRIBUTES = Elbv2 "ModifyTargetGroupAttributes" OwnedResource;
+    DELETE_TARGET_GROUP = Elbv2 "DeleteTargetGroup" OwnedResource;
+    REGISTER_TARGETS = Elbv2 "RegisterTargets" TargetRegistration;
+    DEREGISTER_TARGETS = Elbv2 "DeregisterTargets" TargetRegistration;
+    CREATE_LISTENER = Elbv2 "CreateListener" Listener;
+    MODIFY_LISTENER = Elbv2 "ModifyListener" Listener;
+    DELETE_LISTENER = Elbv2 "DeleteListener" Listener;
+    ADD_LISTENER_CERTIFICATES = Elbv2 "AddListenerCertificates" Listener;
+    REMOVE_LISTENER_CERTIFICATES = Elbv2 "RemoveListenerCertificates" Listener;
+}
+
+const LB_AND_TG_ARNS: [&str; 2] = [
+    "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*",
+    "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
+];
+
+fn actions(scope: Scope) -> Vec<String> {
+    let mut a: Vec<String> = ALL
+        .iter()
+        .filter(|o| o.scope == scope)
+        .map(Op::iam_action)
+        .collect();
+    a.sort();
+    a
+}
+
+/// The least-privilege IAM policy for exactly the calls in [`ALL`], with the cluster tag as the
+/// condition wherever AWS evaluates one.
+pub fn iam_policy(cluster: &str) -> Value {
+    let request_tag = format!("aws:RequestTag/{}", tags::CLUSTER);
+    let resource_tag = format!("aws:ResourceTag/{}", tags::CLUSTER);
+    let statements = vec![
+        json!({"Sid": "Read", "Effect": "Allow", "Action": actions(Scope::Read), "Resource": "*"}),
+        json!({"Sid": "CreateTagged", "Effect": "Allow", "Action": actions(Scope::CreateTagged), "Resource": "*",
+               "Condition": {"StringEquals": {request_tag.clone(): cluster}}}),
+        json!({"Sid": "TagOnCreate", "Effect": "Allow", "Action": actions(Scope::Tagging), "Resource": LB_AND_TG_ARNS,
+               "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateLoadBalancer", "CreateTargetGroup"], request_tag: cluster}}}),
+        json!({"Sid": "TagOwned", "Effect": "Allow", "Action": actions(Scope::Tagging), "Resource": LB_AND_TG_ARNS,
+               "Condition": {"StringEquals": {resource_tag.clone(): cluster}}}),
+        json!({"Sid": "ChangeOwned", "Effect": "Allow", "Action": actions(Scope::OwnedResource), "Resource": "*",
+               "Condition": {"StringEquals": {resource_tag: cluster}}}),
+        json!({"Sid": "Targets", "Effect": "Allow", "Action": actions(Scope::TargetRegistration),
+               "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"}),
+        json!({"Sid": "Listeners", "Effect": "Allow", "Action": actions(Scope::Listener), "Resource": "*"}),
+    ];
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::is_mutating;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_policy_allows_exactly_the_operations_berth_calls() {
+        let p = iam_policy("prod");
+        let mut allowed = BTreeSet::new();
+        for s in p["Statement"].as_array().unwrap() {
+            for a in s["Action"].as_array().unwrap() {
+                allowed.insert(a.as_str().unwrap().to_string());
+            }
+        }
+        let wanted: BTreeSet<String> = ALL.iter().map(Op::iam_action).collect();
+        assert_eq!(allowed, wanted);
+        assert_eq!(ALL.len(), wanted.len(), "no operation is listed twice");
+    }
+
+    #[test]
+    fn mutating_calls_are_conditioned_on_the_cluster_tag_where_aws_can() {
+        for op in ALL {
+            assert_eq!(op.scope == Scope::Read, !is_mutating(op.name), "{op:?}");
+        }
+        let p = iam_policy("prod");
+        let by_sid = |sid: &str| {
+            p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            by_sid("CreateTagged")["Condition"]["StringEquals"]
+                ["aws:RequestTag/elbv2.k8s.aws/cluster"],
+            "prod"
+        );
+        assert_eq!(
+            by_sid("ChangeOwned")["Condition"]["StringEquals"]
+                ["aws:ResourceTag/elbv2.k8s.aws/cluster"],
+            "prod"
+        );
+        assert!(by_sid("ChangeOwned")["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("elasticloadbalancing:DeleteLoadBalancer")));
+        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 9);
+    }
+}
