@@ -41,6 +41,26 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How often berth compares LoadBalancerPolicies' `status.governedObjects` with its caches.
 const POLICY_STATUS_INTERVAL: Duration = Duration::from_secs(2);
 
+/// A hash of what a reconcile depends on in a Service: everything but its status (and the
+/// bookkeeping metadata the API server changes with every write).
+pub fn relevant(svc: &Service) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    svc.metadata.uid.hash(&mut h);
+    svc.metadata.annotations.hash(&mut h);
+    svc.metadata.labels.hash(&mut h);
+    svc.metadata.finalizers.hash(&mut h);
+    svc.metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .hash(&mut h);
+    serde_json::to_string(&svc.spec)
+        .unwrap_or_default()
+        .hash(&mut h);
+    Some(h.finish())
+}
+
 /// `namespace/name` of a Service.
 pub fn key(svc: &Service) -> String {
     format!(
@@ -467,7 +487,17 @@ pub async fn run(
         watcher(Api::<Node>::all(client.clone()), node_config),
     )
     .default_backoff();
-    let mut controller = Controller::new(services, watcher::Config::default())
+    // berth's own status writes come back as watch events; they are filtered out here, so that
+    // writing the address does not cost another round of cloud reads.
+    let (service_reader, service_writer) = reflector::store();
+    let service_events = reflector::reflector(
+        service_writer,
+        watcher(services, watcher::Config::default()),
+    )
+    .default_backoff()
+    .applied_objects()
+    .predicate_filter(relevant, Default::default());
+    let mut controller = Controller::for_stream(service_events, service_reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(scope.workers.max(1)))
         .reconcile_all_on(node_changes(node_events))
         .graceful_shutdown_on(shutdown);

@@ -677,3 +677,45 @@ async fn policies_not_loaded_yet_hold_provisioning_back() {
     assert!(!err.is_user_error(), "retried with back-off: {err}");
     assert!(h.provider.calls().is_empty());
 }
+
+#[test]
+fn status_only_changes_are_not_relevant_but_spec_metadata_and_deletion_are() {
+    let base: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "n", "uid": "u1", "resourceVersion": "1",
+                     "annotations": {"a": "1"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}
+    }))
+    .unwrap();
+    let h = |s: &Service| relevant(s).unwrap();
+    let mut status = base.clone();
+    status.metadata.resource_version = Some("2".into());
+    status.status =
+        serde_json::from_value(json!({"loadBalancer": {"ingress": [{"hostname": "x"}]}})).unwrap();
+    assert_eq!(
+        h(&base),
+        h(&status),
+        "berth's own status write is filtered out"
+    );
+    let mut annotated = base.clone();
+    annotated
+        .metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert("a".into(), "2".into());
+    assert_ne!(h(&base), h(&annotated));
+    let mut finalized = base.clone();
+    finalized.metadata.finalizers = Some(vec![FINALIZER.into()]);
+    assert_ne!(
+        h(&base),
+        h(&finalized),
+        "the finalizer helper relies on this event"
+    );
+    let mut spec = base.clone();
+    spec.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].port = 81;
+    assert_ne!(h(&base), h(&spec));
+    let mut deleting = base.clone();
+    deleting.metadata.deletion_timestamp =
+        serde_json::from_value(json!("2026-11-27T00:00:00Z")).unwrap();
+    assert_ne!(h(&base), h(&deleting));
+}
