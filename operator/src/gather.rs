@@ -3,6 +3,8 @@
 //! port, ready endpoints, eligible nodes) are read here, once; annotations pass through to the
 //! provider, which owns their meaning.
 
+pub mod ingress;
+
 use k8s_openapi::api::core::v1::{Node as KubeNode, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use providers::frontend::{
@@ -176,7 +178,7 @@ pub fn frontend(
 }
 
 /// Ready addresses of one service port across the Service's EndpointSlices.
-fn ready_endpoints(
+pub(crate) fn ready_endpoints(
     slices: &[EndpointSlice],
     service: &str,
     port_name: Option<&str>,

@@ -1,8 +1,10 @@
-//! Reading Kubernetes manifests from disk (multi-document YAML) for `berth plan`.
+//! Reading Kubernetes manifests from disk (multi-document YAML) for `berth plan`: Services,
+//! Ingresses and IngressClasses, and the EndpointSlices and Nodes behind them.
 
 use crate::error::{Error, Result};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -12,6 +14,8 @@ pub struct Manifests {
     pub services: Vec<Service>,
     pub endpoint_slices: Vec<EndpointSlice>,
     pub nodes: Vec<Node>,
+    pub ingresses: Vec<Ingress>,
+    pub ingress_classes: Vec<IngressClass>,
 }
 
 impl Manifests {
@@ -72,6 +76,12 @@ impl Manifests {
                 .services
                 .push(serde_json::from_value(value).map_err(bad)?),
             ("v1", "Node") => self.nodes.push(serde_json::from_value(value).map_err(bad)?),
+            ("networking.k8s.io/v1", "Ingress") => self
+                .ingresses
+                .push(serde_json::from_value(value).map_err(bad)?),
+            ("networking.k8s.io/v1", "IngressClass") => self
+                .ingress_classes
+                .push(serde_json::from_value(value).map_err(bad)?),
             ("discovery.k8s.io/v1", "EndpointSlice") => self
                 .endpoint_slices
                 .push(serde_json::from_value(value).map_err(bad)?),

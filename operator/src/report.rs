@@ -178,11 +178,11 @@ fn now() -> k8s_openapi::jiff::Timestamp {
     k8s_openapi::jiff::Timestamp::now()
 }
 
-/// Publishes an Event on the Service. Failures are logged, never returned: an Event that cannot
-/// be written must not fail a reconciliation.
-pub async fn event(
+/// Publishes an Event on the object (a Service, an Ingress). Failures are logged, never
+/// returned: an Event that cannot be written must not fail a reconciliation.
+pub async fn event<K: Resource<DynamicType = ()>>(
     recorder: &Recorder,
-    svc: &Service,
+    obj: &K,
     type_: EventType,
     reason: &str,
     action: &str,
@@ -204,7 +204,7 @@ pub async fn event(
         action: action.into(),
         secondary: None,
     };
-    if let Err(e) = recorder.publish(&ev, &svc.object_ref(&())).await {
+    if let Err(e) = recorder.publish(&ev, &obj.object_ref(&())).await {
         tracing::warn!(error = %e, reason, "could not publish Event");
     }
 }

@@ -111,3 +111,59 @@ fn services_of_other_classes_are_skipped_with_a_reason() {
     assert_eq!(plan["changes"], serde_json::json!([]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipping Service x/lb"));
 }
+
+#[test]
+fn ingress_group_plans_the_good_members_and_reports_the_rejected_ones() {
+    let path = testdata("alb-group-isolation.yaml");
+    let out = berth(&[
+        "plan",
+        "--cloud",
+        "aws",
+        "-f",
+        path.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a rejected member makes the exit code 1"
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let changes = plan["changes"].as_array().unwrap();
+    let rules: Vec<&serde_json::Value> = changes
+        .iter()
+        .filter(|c| c["kind"] == "AWS::ElasticLoadBalancingV2::ListenerRule")
+        .collect();
+    assert_eq!(rules.len(), 1, "only team/a-main is served");
+    assert_eq!(rules[0]["properties"]["Priority"], 1);
+    assert_eq!(
+        rules[0]["properties"]["Conditions"][0]["HostHeaderConfig"]["Values"],
+        serde_json::json!(["app.team.internal"])
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        "Ingress team/b-typo: annotation alb.ingress.kubernetes.io/healthcheck-interval-seconds=\"3s\"",
+        "Ingress team/d-orphan: spec.rules[0].http.paths[0].backend=\"missing:80\" is invalid: Service team/missing does not exist",
+        "Ingress other/c-steal",
+        "Ingress team/e-public: annotation alb.ingress.kubernetes.io/scheme=\"internet-facing\"",
+    ] {
+        assert!(err.contains(part), "stderr should contain {part:?}: {err}");
+    }
+}
+
+#[test]
+fn ingresses_of_other_classes_are_skipped_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nginx.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: nginx}\nspec: {controller: k8s.io/ingress-nginx}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: x}\nspec: {ingressClassName: nginx, defaultBackend: {service: {name: web, port: {number: 80}}}}\n",
+    )
+    .unwrap();
+    let out = berth(&["plan", "-f", f.to_str().unwrap(), "-o", "json"]);
+    assert!(out.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["changes"], serde_json::json!([]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipping Ingress x/web"));
+}

@@ -1,5 +1,6 @@
 //! Golden plans: every `testdata/*.yaml` planned offline (the `berth plan -o json` path) must equal
-//! `testdata/*.plan.json`; an input that is invalid must fail with `testdata/*.error.txt`.
+//! `testdata/*.plan.json`; the errors of invalid objects must equal `testdata/*.error.txt` (an
+//! Ingress group with a rejected member has both: the plan of the rest, and the member's error).
 //! Regenerate after an intended change with `BERTH_UPDATE_GOLDEN=1 cargo test -p berth --test golden`
 //! and review the diff.
 
@@ -32,36 +33,56 @@ fn golden_plans() {
         let planned = plan_offline(&manifests, &Selection::default(), "demo");
         assert!(
             !planned.is_empty(),
-            "{}: no Service selected",
+            "{}: no Service or Ingress selected",
             input.display()
         );
         let errors: Vec<&String> = planned
             .iter()
             .filter_map(|p| p.result.as_ref().err())
             .collect();
-        let (golden, actual) = if errors.is_empty() {
+        // A plan for what could be planned, and the errors of what could not: an Ingress group
+        // with a rejected member has both.
+        let mut goldens = Vec::new();
+        if planned.iter().any(|p| p.result.is_ok()) {
             let json = serde_json::to_string_pretty(&render::json(&planned)).unwrap() + "\n";
-            (input.with_extension("plan.json"), json)
-        } else {
-            let text: String = errors.iter().map(|e| format!("{e}\n")).collect();
-            (input.with_extension("error.txt"), text)
-        };
-        if update {
-            std::fs::write(&golden, &actual).unwrap();
-            continue;
+            goldens.push((input.with_extension("plan.json"), json));
         }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
-            panic!(
-                "missing {}; run with BERTH_UPDATE_GOLDEN=1 to create it",
-                golden.display()
-            )
-        });
-        if expected != actual {
-            failures.push(format!(
-                "{} differs from {}:\n{actual}",
-                input.display(),
-                golden.display()
-            ));
+        if !errors.is_empty() {
+            let text: String = errors.iter().map(|e| format!("{e}\n")).collect();
+            goldens.push((input.with_extension("error.txt"), text));
+        }
+        for ext in ["plan.json", "error.txt"] {
+            let path = input.with_extension(ext);
+            if path.exists() && !goldens.iter().any(|(g, _)| *g == path) {
+                if update {
+                    std::fs::remove_file(&path).unwrap();
+                } else {
+                    failures.push(format!(
+                        "{} produced no {ext}, but {} exists",
+                        input.display(),
+                        path.display()
+                    ));
+                }
+            }
+        }
+        for (golden, actual) in goldens {
+            if update {
+                std::fs::write(&golden, &actual).unwrap();
+                continue;
+            }
+            let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+                panic!(
+                    "missing {}; run with BERTH_UPDATE_GOLDEN=1 to create it",
+                    golden.display()
+                )
+            });
+            if expected != actual {
+                failures.push(format!(
+                    "{} differs from {}:\n{actual}",
+                    input.display(),
+                    golden.display()
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

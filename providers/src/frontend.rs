@@ -8,6 +8,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum FrontendKind {
     Service,
+    Ingress,
     IngressGroup,
 }
 
@@ -38,6 +39,7 @@ impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
             FrontendKind::Service => "Service",
+            FrontendKind::Ingress => "Ingress",
             FrontendKind::IngressGroup => "IngressGroup",
         };
         write!(f, "{kind} {}/{}", self.namespace, self.name)

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod frontend;
+pub mod ingress;
 pub mod metrics;
 pub mod naming;
 pub mod plan;

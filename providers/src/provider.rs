@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::frontend::{Frontend, ObjectRef};
+use crate::ingress::{GroupDesired, IngressGroup};
 use crate::plan::{Observed, Plan, Resource};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,21 @@ pub trait Provider: Send + Sync {
     /// The desired cloud resources for a Frontend. May read the cloud (subnet discovery, VPC),
     /// never writes; the translation itself is a pure function of the provider's module.
     async fn desired(&self, frontend: &Frontend) -> Result<Vec<Resource>>;
+
+    /// The desired cloud resources for an Ingress group (an L7 load balancer), and the members
+    /// left out of it with why (invalid annotations, missing backends, conflicts with earlier
+    /// members): the rest of the group still converges. Reads the cloud like [`Self::desired`]
+    /// (subnet discovery), never writes. Errors only for the group as a whole (cloud calls).
+    /// Then observe/plan/apply with `owner` = `group.object`, unless
+    /// [`GroupDesired::converge`] says not to.
+    /// The default says the provider serves no Ingresses (so test fakes need not implement it).
+    async fn desired_group(&self, group: &IngressGroup) -> Result<GroupDesired> {
+        Err(crate::error::Error::Unavailable(format!(
+            "{}: the {} provider does not serve Ingress groups",
+            group.object,
+            self.cloud()
+        )))
+    }
 
     /// The resources that exist now and carry our ownership marks for `owner`.
     /// `names` are the names the desired state wants, so that same-named foreign resources are

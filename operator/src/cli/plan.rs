@@ -2,6 +2,7 @@
 
 use super::CommonArgs;
 use crate::gather;
+use crate::gather::ingress::{IngressSelection, Snapshot};
 use crate::manifests::Manifests;
 use crate::render::{self, Planned};
 use clap::{Args, ValueEnum};
@@ -19,7 +20,8 @@ pub enum Output {
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Manifest files (multi-document YAML): Services, and the EndpointSlices and Nodes behind them.
+    /// Manifest files (multi-document YAML): Services and Ingresses (with IngressClasses), and the
+    /// Services, EndpointSlices and Nodes behind them.
     #[arg(short = 'f', long = "filename", required = true)]
     pub files: Vec<PathBuf>,
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -71,6 +73,20 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
     }
     let live = live_provider(&args.common).await?;
     let mut out = Vec::new();
+    for group in snapshot(manifests, cluster).groups(&ingress_selection()) {
+        let result = async {
+            let d = live.desired_group(&group).await?;
+            if !d.converge() {
+                return Ok((None, d.rejected));
+            }
+            let observed = live
+                .observe(&group.object, &group.cluster, &d.resources)
+                .await?;
+            Ok::<_, providers::Error>((Some(live.plan(&d.resources, &observed)?), d.rejected))
+        }
+        .await;
+        push_group(&mut out, &group.object, result);
+    }
     for svc in selected(manifests, &selection) {
         let slices = manifests.slices_for(svc);
         let result = async {
@@ -96,7 +112,9 @@ fn selected<'a>(
 ) -> impl Iterator<Item = &'a Service> + 'a {
     manifests.services.iter().filter(move |svc| {
         let keep = selection.selects(svc);
-        if !keep {
+        // Backend Services of Ingresses (ClusterIP, NodePort) are not worth a word.
+        let lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+        if !keep && lb {
             eprintln!(
                 "skipping {}: not a LoadBalancer Service of a class berth serves (see --load-balancer-class, --default-class)",
                 gather::object_ref(svc)
@@ -106,9 +124,90 @@ fn selected<'a>(
     })
 }
 
+/// `berth plan` serves the Ingresses of both controller names (berth's and the
+/// aws-load-balancer-controller's, whose manifests people bring when they migrate) and the
+/// legacy class annotation.
+pub fn ingress_selection() -> IngressSelection {
+    IngressSelection::default().with_aws_controller()
+}
+
+fn snapshot<'a>(m: &'a Manifests, cluster: &'a str) -> Snapshot<'a> {
+    Snapshot {
+        ingresses: &m.ingresses,
+        classes: &m.ingress_classes,
+        services: &m.services,
+        slices: Some(&m.endpoint_slices),
+        nodes: &m.nodes,
+        cluster,
+    }
+}
+
+/// A group's plan (none when every member was rejected) and its rejected members.
+type GroupOutcome = (
+    Option<providers::Plan>,
+    Vec<(providers::ObjectRef, providers::Error)>,
+);
+
+/// A group's outcome: its plan (unless every member was rejected), then one error per rejected
+/// member, so the plan of the rest prints and the exit code is still 1.
+fn push_group(
+    out: &mut Vec<Planned>,
+    group: &providers::ObjectRef,
+    result: providers::Result<GroupOutcome>,
+) {
+    match result {
+        Ok((plan, rejected)) => {
+            if let Some(plan) = plan {
+                out.push(Planned {
+                    object: group.clone(),
+                    result: Ok(plan),
+                });
+            }
+            out.extend(rejected.into_iter().map(|(object, e)| Planned {
+                object,
+                result: Err(e.to_string()),
+            }));
+        }
+        Err(e) => out.push(Planned {
+            object: group.clone(),
+            result: Err(e.to_string()),
+        }),
+    }
+}
+
 /// Offline planning: no cloud facts (subnets discovered at apply time are left out) and nothing
 /// observed, so every resource is a create. Pure.
 pub fn plan_offline(
+    manifests: &Manifests,
+    selection: &gather::Selection,
+    cluster: &str,
+) -> Vec<Planned> {
+    let mut out = plan_services_offline(manifests, selection, cluster);
+    for group in snapshot(manifests, cluster).groups(&ingress_selection()) {
+        let d = providers::aws::alb::desired_group(&group, &Default::default());
+        let result = if d.converge() {
+            providers::aws::alb::plan(&d.resources, &Observed::default())
+                .map(|p| (Some(p), d.rejected))
+        } else {
+            Ok((None, d.rejected))
+        };
+        push_group(&mut out, &group.object, result);
+    }
+    for ing in &manifests.ingresses {
+        if !ingress_selection().selects(ing, &manifests.ingress_classes) {
+            eprintln!(
+                "skipping {}: not of an IngressClass berth serves (controller {} or {}, or annotation {}: alb)",
+                gather::ingress::ingress_ref(ing),
+                gather::ingress::CONTROLLER_BERTH,
+                gather::ingress::CONTROLLER_AWS,
+                gather::ingress::LEGACY_CLASS_ANNOTATION
+            );
+        }
+    }
+    out
+}
+
+fn plan_services_offline(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,

@@ -4,6 +4,7 @@
 
 use super::{Cloud, CommonArgs};
 use crate::context::Context;
+use crate::controller::ingress;
 use crate::controller::service::{self, Caches};
 use crate::http::{self, Health, Phase};
 use crate::leader::{LeaderElector, LeaseConfig};
@@ -70,6 +71,13 @@ pub struct RunArgs {
     /// Calls that may go at once above the rate, after a quiet period.
     #[arg(long, default_value_t = 20, env = "BERTH_CLOUD_API_BURST", value_parser = clap::value_parser!(u32).range(1..))]
     pub cloud_api_burst: u32,
+    /// IngressClass `spec.controller` values berth serves (repeat or comma-separate; add
+    /// `ingress.k8s.aws/alb` to take over the aws-load-balancer-controller's classes).
+    #[arg(long = "ingress-class-controller", value_delimiter = ',', default_values_t = [crate::controller::ingress::CONTROLLER_BERTH.to_string()], env = "BERTH_INGRESS_CLASS_CONTROLLERS")]
+    pub ingress_class_controllers: Vec<String>,
+    /// Do not run the Ingress controller (Services only).
+    #[arg(long, env = "BERTH_DISABLE_INGRESS")]
+    pub disable_ingress: bool,
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` (or plain seconds).
@@ -235,6 +243,22 @@ pub async fn run(args: RunArgs) -> i32 {
     metrics.set_leader(true);
     health.set(Phase::Syncing);
 
+    let ingress = if args.disable_ingress {
+        None
+    } else {
+        match ingress::served(&client).await {
+            Ok(true) => Some(slices),
+            Ok(false) => {
+                warn!("the API server does not serve networking.k8s.io/v1 Ingresses and IngressClasses: not running the Ingress controller");
+                None
+            }
+            Err(e) => {
+                error!(error = %e, "cannot reach the Kubernetes API server");
+                return 2;
+            }
+        }
+    };
+
     let provider = provider(&args, &metrics).await;
     let caches = Caches::new(slices).with_policies(policies);
     let ctx = Arc::new(
@@ -252,16 +276,34 @@ pub async fn run(args: RunArgs) -> i32 {
         .with_policies(caches.policies.clone()),
     );
 
+    // The Ingress controller shares the client, provider, recorder and metrics, under the same
+    // leadership, with caches of its own.
+    let ingress_ctx = ingress.map(|slices| {
+        let caches = ingress::IngressCaches::new(slices);
+        let sel = ingress::IngressSelection {
+            controllers: args.ingress_class_controllers.clone(),
+            ..Default::default()
+        };
+        (Arc::new(caches.context(ctx.clone(), sel)), caches)
+    });
+
     let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
+    let stop_rx = stop_rx.map(|_| ()).shared();
     let ready_health = health.clone();
     let scope = service::Scope {
         namespace: args.watch_namespace.clone(),
         node_selector: args.node_selector.clone(),
         workers: args.workers,
     };
-    let controller = service::run(ctx, caches, &scope, stop_rx.map(|_| ()), move || {
+    let services = service::run(ctx, caches, &scope, stop_rx.clone(), move || {
         ready_health.set(Phase::Leader)
     });
+    let ingresses = async {
+        if let Some((ictx, icaches)) = ingress_ctx {
+            ingress::run(ictx, icaches, &scope, stop_rx).await;
+        }
+    };
+    let controller = futures::future::join(services, ingresses);
     tokio::pin!(controller);
     let lease_cfg = elector.config().clone();
     let mut lost = tokio::spawn(async move { elector.keep().await });

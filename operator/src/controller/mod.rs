@@ -1,3 +1,4 @@
 //! kube-runtime controllers.
 
+pub mod ingress;
 pub mod service;

@@ -159,7 +159,12 @@ pub fn choose(
 impl AwsProvider {
     /// Subnets and VPC for a Frontend: one DescribeSubnets call (more only if AWS pages).
     pub async fn discover(&self, fe: &Frontend, a: &NlbAnnotations) -> Result<AwsFacts> {
-        let sel = selection(fe, a);
+        self.discover_selection(fe, selection(fe, a)).await
+    }
+
+    /// Like [`Self::discover`], for a selection made elsewhere (an Ingress group's). `fe` only
+    /// names the owner and the cluster in errors.
+    pub async fn discover_selection(&self, fe: &Frontend, sel: Selection) -> Result<AwsFacts> {
         let filters = filters(&sel, self.vpc_id.as_deref());
         let mut found = Vec::new();
         let mut token: Option<String> = None;

@@ -1,6 +1,7 @@
-//! AWS: Service -> Network Load Balancer (ELBv2). annotations -> translate are pure; the
+//! AWS: Service -> Network Load Balancer, Ingress group -> Application Load Balancer (ELBv2). annotations -> translate are pure; the
 //! provider (discover, observe, apply) wraps the SDK calls.
 
+pub mod alb;
 pub mod annotations;
 pub mod apply;
 pub mod client;
@@ -20,9 +21,10 @@ use crate::plan::{self, Observed, Plan, Resource};
 pub const KIND_LB: &str = "AWS::ElasticLoadBalancingV2::LoadBalancer";
 pub const KIND_TG: &str = "AWS::ElasticLoadBalancingV2::TargetGroup";
 pub const KIND_LISTENER: &str = "AWS::ElasticLoadBalancingV2::Listener";
+pub const KIND_RULE: &str = "AWS::ElasticLoadBalancingV2::ListenerRule";
 
-/// Creation order: a listener needs its load balancer and target group.
-pub const KIND_ORDER: [&str; 3] = [KIND_LB, KIND_TG, KIND_LISTENER];
+/// Creation order: a listener needs its load balancer and target group, a rule its listener.
+pub const KIND_ORDER: [&str; 4] = [KIND_LB, KIND_TG, KIND_LISTENER, KIND_RULE];
 
 /// The pure half of the pipeline: annotations + Kubernetes facts + cloud facts -> resources.
 pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<Resource>> {

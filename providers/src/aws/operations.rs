@@ -78,12 +78,14 @@ ops! {
     DESCRIBE_LISTENERS = Elbv2 "DescribeListeners" Read;
     DESCRIBE_LISTENER_CERTIFICATES = Elbv2 "DescribeListenerCertificates" Read;
     DESCRIBE_TAGS = Elbv2 "DescribeTags" Read;
+    DESCRIBE_RULES = Elbv2 "DescribeRules" Read;
     CREATE_LOAD_BALANCER = Elbv2 "CreateLoadBalancer" CreateTagged;
     CREATE_TARGET_GROUP = Elbv2 "CreateTargetGroup" CreateTagged;
     ADD_TAGS = Elbv2 "AddTags" Tagging;
     MODIFY_LOAD_BALANCER_ATTRIBUTES = Elbv2 "ModifyLoadBalancerAttributes" OwnedResource;
     SET_SUBNETS = Elbv2 "SetSubnets" OwnedResource;
     SET_IP_ADDRESS_TYPE = Elbv2 "SetIpAddressType" OwnedResource;
+    SET_SECURITY_GROUPS = Elbv2 "SetSecurityGroups" OwnedResource;
     DELETE_LOAD_BALANCER = Elbv2 "DeleteLoadBalancer" OwnedResource;
     MODIFY_TARGET_GROUP = Elbv2 "ModifyTargetGroup" OwnedResource;
     MODIFY_TARGET_GROUP_ATTRIBUTES = Elbv2 "ModifyTargetGroupAttributes" OwnedResource;
@@ -95,10 +97,17 @@ ops! {
     DELETE_LISTENER = Elbv2 "DeleteListener" Listener;
     ADD_LISTENER_CERTIFICATES = Elbv2 "AddListenerCertificates" Listener;
     REMOVE_LISTENER_CERTIFICATES = Elbv2 "RemoveListenerCertificates" Listener;
+    // Listener rules: berth sends no tags on them (so no rule-level tag condition applies) and
+    // only issues these for listeners of load balancers it found by its tags.
+    CREATE_RULE = Elbv2 "CreateRule" Listener;
+    MODIFY_RULE = Elbv2 "ModifyRule" Listener;
+    DELETE_RULE = Elbv2 "DeleteRule" Listener;
+    SET_RULE_PRIORITIES = Elbv2 "SetRulePriorities" Listener;
 }
 
-const LB_AND_TG_ARNS: [&str; 2] = [
+const LB_AND_TG_ARNS: [&str; 3] = [
     "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*",
+    "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*",
     "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
 ];
 
@@ -183,6 +192,14 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("elasticloadbalancing:DeleteLoadBalancer")));
-        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 9);
+        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 10);
+        assert!(by_sid("Listeners")["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("elasticloadbalancing:SetRulePriorities")));
+        assert!(by_sid("TagOwned")["Resource"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*")));
     }
 }

@@ -1,9 +1,10 @@
 //! [`Provider`] for AWS: discover + translate, observe, plan, apply.
 
 use super::client::AwsProvider;
-use super::{annotations, translate};
+use super::{annotations, discover, translate};
 use crate::error::Result;
 use crate::frontend::{Frontend, ObjectRef};
+use crate::ingress::{GroupDesired, IngressGroup};
 use crate::plan::{Observed, Plan, Resource};
 use crate::provider::{Address, Provider};
 
@@ -20,12 +21,42 @@ impl Provider for AwsProvider {
         translate::translate(frontend, &a, &facts)
     }
 
+    /// Members' annotations are parsed (and bad members left out) before any call, then one
+    /// DescribeSubnets call for the accepted members' placement.
+    async fn desired_group(&self, group: &IngressGroup) -> Result<GroupDesired> {
+        let Some((internal, subnets)) = super::alb::translate::placement(group) else {
+            return Ok(super::alb::desired_group(group, &Default::default()));
+        };
+        let sel = match subnets {
+            Some(l) if l.iter().all(|s| s.starts_with("subnet-")) => discover::Selection::Ids(l),
+            Some(l) => discover::Selection::Names(l),
+            None => discover::Selection::Tags {
+                role: if internal {
+                    discover::ROLE_INTERNAL_ELB
+                } else {
+                    discover::ROLE_ELB
+                },
+                cluster: group.cluster.clone(),
+            },
+        };
+        let fe = Frontend::new(group.object.clone(), group.cluster.clone());
+        let facts = self.discover_selection(&fe, sel).await?;
+        Ok(super::alb::desired_group(group, &facts))
+    }
+
     async fn observe(
         &self,
         owner: &ObjectRef,
         cluster: &str,
         desired: &[Resource],
     ) -> Result<Observed> {
+        // Until observe knows application load balancers and listener rules, refuse for Ingress
+        // groups: otherwise an ALB created once would look foreign (a name conflict) next time.
+        if owner.kind != crate::frontend::FrontendKind::Service {
+            return Err(crate::error::Error::Unavailable(format!(
+                "{owner}: the AWS provider cannot observe or apply Application Load Balancers yet (listener rules are not implemented); use `berth plan` to see the desired ALB"
+            )));
+        }
         self.observe_owned(owner, cluster, desired).await
     }
 

@@ -1,0 +1,867 @@
+//! Group reconciler tests with a scripted fake Provider and a fake Kubernetes API (a tower
+//! service that records every request and answers it).
+
+use super::*;
+use crate::metrics::Metrics;
+use http::{Request, Response, StatusCode};
+use kube::client::Body;
+use providers::frontend::Frontend;
+use providers::plan::{Observed, ObservedResource, Resource};
+use serde_json::{json, Value};
+
+#[derive(Clone, Debug)]
+struct Call {
+    method: String,
+    path: String,
+    body: Value,
+}
+
+#[derive(Clone, Default)]
+struct FakeApi {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl FakeApi {
+    fn client(&self) -> kube::Client {
+        let calls = self.calls.clone();
+        let svc = tower::service_fn(move |req: Request<Body>| {
+            let calls = calls.clone();
+            async move {
+                let method = req.method().to_string();
+                let path = req.uri().path().to_string();
+                let bytes = req
+                    .into_body()
+                    .collect_bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                calls.lock().unwrap().push(Call {
+                    method: method.clone(),
+                    path: path.clone(),
+                    body: body.clone(),
+                });
+                let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+                let (code, out) = match (method.as_str(), parts.as_slice()) {
+                    (
+                        "PATCH",
+                        ["apis", "networking.k8s.io", "v1", "namespaces", ns, "ingresses", name, ..],
+                    ) => (
+                        StatusCode::OK,
+                        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": ns}}),
+                    ),
+                    ("POST", ["apis", "events.k8s.io", "v1", "namespaces", _, "events"]) => {
+                        (StatusCode::CREATED, body)
+                    }
+                    _ => (
+                        StatusCode::NOT_FOUND,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+                    ),
+                };
+                let resp = Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&out).unwrap()))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        kube::Client::new(svc, "default")
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn clear(&self) {
+        self.calls.lock().unwrap().clear();
+    }
+
+    /// "type reason name" of every Event.
+    fn events(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path.contains("/events"))
+            .map(|c| {
+                format!(
+                    "{} {} {}",
+                    c.body["type"].as_str().unwrap_or(""),
+                    c.body["reason"].as_str().unwrap_or(""),
+                    c.body["regarding"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    /// (Ingress name, body) of status patches.
+    fn status_patches(&self) -> Vec<(String, Value)> {
+        self.patches(true)
+    }
+
+    /// (Ingress name, body) of metadata patches (finalizers, the status annotation).
+    fn object_patches(&self) -> Vec<(String, Value)> {
+        self.patches(false)
+    }
+
+    fn patches(&self, status: bool) -> Vec<(String, Value)> {
+        self.calls()
+            .into_iter()
+            .filter(|c| {
+                c.method == "PATCH"
+                    && c.path.contains("/ingresses/")
+                    && c.path.ends_with("/status") == status
+            })
+            .map(|c| {
+                let name = c
+                    .path
+                    .trim_end_matches("/status")
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                (name, c.body)
+            })
+            .collect()
+    }
+
+    fn finalizer_patches(&self) -> Vec<(String, Value)> {
+        self.object_patches()
+            .into_iter()
+            .filter(|(_, b)| b["metadata"].get("finalizers").is_some())
+            .map(|(n, b)| (n, b["metadata"]["finalizers"].clone()))
+            .collect()
+    }
+}
+
+/// A scripted Provider: one LB, one rule and one target group per accepted member; members
+/// annotated `test/reject` are rejected with an InvalidAnnotation error.
+#[derive(Default)]
+struct FakeProvider {
+    calls: Mutex<Vec<String>>,
+    cloud: Mutex<Vec<ObservedResource>>,
+    fail_apply: Mutex<Option<providers::Error>>,
+}
+
+impl FakeProvider {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+    fn cloud_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .cloud
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|o| o.resource.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn res(kind: &str, name: &str) -> Resource {
+    Resource {
+        kind: kind.into(),
+        name: name.into(),
+        properties: Default::default(),
+    }
+}
+
+#[async_trait::async_trait]
+impl providers::Provider for FakeProvider {
+    fn cloud(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn desired(&self, _fe: &Frontend) -> providers::Result<Vec<Resource>> {
+        unreachable!("the Ingress controller asks for groups")
+    }
+
+    async fn desired_group(&self, group: &IngressGroup) -> providers::Result<GroupDesired> {
+        let names: Vec<String> = group.members.iter().map(|m| m.object.stack()).collect();
+        self.log(format!(
+            "desired_group {} [{}]",
+            group.object,
+            names.join(",")
+        ));
+        let mut out = GroupDesired::default();
+        let mut accepted = 0;
+        for m in &group.members {
+            if let Some(v) = m.annotations.get("test/reject") {
+                out.rejected.push((
+                    m.object.clone(),
+                    providers::Error::InvalidAnnotation {
+                        object: m.object.clone(),
+                        annotation: "test/reject".into(),
+                        value: v.clone(),
+                        expected: "no such annotation".into(),
+                    },
+                ));
+            } else {
+                accepted += 1;
+                out.resources
+                    .push(res("RULE", &format!("rule-{}", m.object.name)));
+                out.resources
+                    .push(res("TG", &format!("tg-{}", m.object.name)));
+            }
+        }
+        if accepted > 0 {
+            out.resources.insert(0, res("LB", "alb"));
+        }
+        Ok(out)
+    }
+
+    async fn observe(
+        &self,
+        owner: &FeRef,
+        _cluster: &str,
+        desired: &[Resource],
+    ) -> providers::Result<Observed> {
+        self.log(format!("observe {owner} desired={}", desired.len()));
+        Ok(Observed {
+            resources: self.cloud.lock().unwrap().clone(),
+            foreign: Default::default(),
+        })
+    }
+
+    fn plan(&self, desired: &[Resource], observed: &Observed) -> providers::Result<Plan> {
+        providers::plan::diff(desired, observed, &["LB", "TG", "RULE"])
+    }
+
+    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<Option<Address>> {
+        self.log(format!("apply {}", plan.changes.len()));
+        if let Some(e) = self.fail_apply.lock().unwrap().take() {
+            return Err(e);
+        }
+        let mut cloud = self.cloud.lock().unwrap();
+        for c in &plan.changes {
+            cloud.retain(|o| !(o.resource.kind == c.kind && o.resource.name == c.name));
+            if c.action != PlanAction::Delete {
+                cloud.push(ObservedResource {
+                    id: format!("arn:{}", c.name),
+                    resource: Resource {
+                        kind: c.kind.clone(),
+                        name: c.name.clone(),
+                        properties: c.properties.clone(),
+                    },
+                    outputs: Default::default(),
+                });
+            }
+        }
+        Ok(cloud
+            .iter()
+            .any(|o| o.resource.kind == "LB")
+            .then(|| Address::Hostname("Grp-1.ELB.us-east-1.amazonaws.com".into())))
+    }
+}
+
+const HOST: &str = "grp-1.elb.us-east-1.amazonaws.com";
+
+struct Harness {
+    api: FakeApi,
+    provider: Arc<FakeProvider>,
+    ctx: IngressContext,
+    ingress_writer: reflector::store::Writer<Ingress>,
+}
+
+fn harness() -> Harness {
+    let api = FakeApi::default();
+    let provider = Arc::new(FakeProvider::default());
+    let caches = IngressCaches::new(false);
+    let (node_store, _w) = reflector::store::<Node>();
+    let base = Arc::new(Context::new(
+        api.client(),
+        provider.clone(),
+        Metrics::new(),
+        crate::gather::Selection::default(),
+        "c1".into(),
+        node_store,
+        None,
+        Duration::from_secs(42),
+        Some("test".into()),
+    ));
+    let ctx = caches.context(base, IngressSelection::default());
+    let IngressCaches {
+        ingress_writer,
+        mut class_writer,
+        ..
+    } = caches;
+    class_writer.apply_watcher_event(&watcher::Event::Apply(class("berth", CONTROLLER_BERTH)));
+    class_writer.apply_watcher_event(&watcher::Event::Apply(class("aws", CONTROLLER_AWS)));
+    std::mem::forget(class_writer);
+    Harness {
+        api,
+        provider,
+        ctx,
+        ingress_writer,
+    }
+}
+
+impl Harness {
+    fn put(&mut self, ing: &Ingress) {
+        self.ingress_writer
+            .apply_watcher_event(&watcher::Event::Apply(ing.clone()));
+    }
+
+    fn remove(&mut self, ing: &Ingress) {
+        self.ingress_writer
+            .apply_watcher_event(&watcher::Event::Delete(ing.clone()));
+    }
+
+    async fn reconcile(&self, g: &GroupKey) -> Outcome {
+        reconcile_group(g, &self.ctx).await.expect("reconcile")
+    }
+}
+
+fn class(name: &str, controller: &str) -> IngressClass {
+    serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"controller": controller}}))
+        .unwrap()
+}
+
+/// An Ingress of class `berth` in group `g` (unless `extra` says otherwise).
+fn ing(ns: &str, name: &str, extra: Value) -> Ingress {
+    let mut base = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{ns}-{name}"), "resourceVersion": "1", "generation": 1,
+                     "annotations": {GROUP_NAME_ANNOTATION: "g"}},
+        "spec": {"ingressClassName": "berth", "rules": [{"http": {"paths": [{"path": format!("/{name}"), "pathType": "Prefix",
+                  "backend": {"service": {"name": format!("svc-{name}"), "port": {"number": 80}}}}]}}]},
+    });
+    merge_patch(&mut base, extra);
+    serde_json::from_value(base).unwrap()
+}
+
+/// The object as the API server would have it after berth's writes (finalizers, status,
+/// annotation), so that a second pass starts from the written state.
+fn written(h: &Harness, i: &Ingress) -> Ingress {
+    let mut v = serde_json::to_value(i).unwrap();
+    let name = i.name_any();
+    for (n, body) in h
+        .api
+        .object_patches()
+        .into_iter()
+        .chain(h.api.status_patches())
+    {
+        if n == name {
+            let mut body = body;
+            if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("resourceVersion");
+            }
+            merge_patch(&mut v, body);
+        }
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+/// RFC 7386 merge patch.
+fn merge_patch(a: &mut Value, b: Value) {
+    match b {
+        Value::Object(b) => {
+            if !a.is_object() {
+                *a = json!({});
+            }
+            let a = a.as_object_mut().unwrap();
+            for (k, v) in b {
+                if v.is_null() {
+                    a.remove(&k);
+                } else {
+                    merge_patch(a.entry(k).or_insert(Value::Null), v);
+                }
+            }
+        }
+        b => *a = b,
+    }
+}
+
+fn g() -> GroupKey {
+    GroupKey::Explicit("g".into())
+}
+
+const GF: &str = "group.ingress.k8s.aws/g";
+
+#[tokio::test]
+async fn a_rejected_member_is_isolated_and_the_rest_converge() {
+    let mut h = harness();
+    let a = ing("ns1", "a", json!({}));
+    let b = ing(
+        "ns2",
+        "b",
+        json!({"metadata": {"annotations": {"test/reject": "x"}, "finalizers": [GF]},
+                                    "status": {"loadBalancer": {"ingress": [{"hostname": HOST}]}}}),
+    );
+    let c = ing("ns1", "c", json!({}));
+    for i in [&a, &b, &c] {
+        h.put(i);
+    }
+    let out = h.reconcile(&g()).await;
+    assert_eq!(out.accepted, ["ns1/a", "ns1/c"]);
+    assert_eq!(out.rejected, ["ns2/b"]);
+    assert_eq!(out.address.as_deref(), Some(HOST));
+    // The provider saw all three (sorted), the cloud serves only a and c.
+    assert_eq!(
+        h.provider.calls()[0],
+        "desired_group IngressGroup /g [ns1/a,ns1/c,ns2/b]"
+    );
+    assert_eq!(
+        h.provider.cloud_names(),
+        ["alb", "rule-a", "rule-c", "tg-a", "tg-c"]
+    );
+    // Finalizers: on before the cloud writes for a and c; b's goes (its rules are gone).
+    assert_eq!(
+        h.api.finalizer_patches(),
+        [
+            ("a".to_string(), json!([GF])),
+            ("c".to_string(), json!([GF])),
+            ("b".to_string(), json!([]))
+        ]
+    );
+    // Status: a and c get the hostname, b's is cleared.
+    let st = h.api.status_patches();
+    assert_eq!(st.len(), 3, "{st:?}");
+    assert_eq!(
+        st[0].1["status"]["loadBalancer"]["ingress"][0]["hostname"],
+        HOST
+    );
+    assert_eq!(
+        st[2],
+        (
+            "b".into(),
+            json!({"status": {"loadBalancer": {"ingress": null}}})
+        )
+    );
+    // Events: Normal on the served ones, a Warning naming the reason on b.
+    let ev = h.api.events();
+    assert!(ev.contains(&"Normal Ensured a".to_string()), "{ev:?}");
+    assert!(ev.contains(&"Normal Ensured c".to_string()), "{ev:?}");
+    assert!(
+        ev.contains(&"Warning InvalidAnnotation b".to_string()),
+        "{ev:?}"
+    );
+    assert!(!ev
+        .iter()
+        .any(|e| e.starts_with("Warning") && !e.ends_with(" b")));
+    // b's condition says why.
+    let b2 = written(&h, &b);
+    let cond = Condition::of(&b2).expect("condition on b");
+    assert_eq!(
+        (cond.status.as_str(), cond.reason.as_str()),
+        ("False", "InvalidAnnotation")
+    );
+    assert!(cond.message.contains("test/reject"), "{}", cond.message);
+    assert!(b2.finalizers().is_empty());
+    let a2 = written(&h, &a);
+    assert_eq!(Condition::of(&a2).unwrap().status, "True");
+
+    // A second pass over the written state writes nothing to Kubernetes and nothing to the
+    // cloud; no Event repeats.
+    let (a2, b2, c2) = (a2, b2, written(&h, &c));
+    for i in [&a2, &b2, &c2] {
+        h.put(i);
+    }
+    h.api.clear();
+    h.reconcile(&g()).await;
+    assert!(h.api.calls().is_empty(), "{:?}", h.api.calls());
+
+    // Fixing b makes it join.
+    let mut b3 = b2.clone();
+    b3.metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .remove("test/reject");
+    h.put(&b3);
+    let out = h.reconcile(&g()).await;
+    assert_eq!(out.accepted, ["ns1/a", "ns1/c", "ns2/b"]);
+    assert!(h.provider.cloud_names().contains(&"rule-b".to_string()));
+    assert_eq!(h.api.finalizer_patches(), [("b".to_string(), json!([GF]))]);
+    let b4 = written(&h, &b3);
+    assert_eq!(Condition::of(&b4).unwrap().status, "True");
+    assert_eq!(
+        b4.status.unwrap().load_balancer.unwrap().ingress.unwrap()[0]
+            .hostname
+            .as_deref(),
+        Some(HOST)
+    );
+    assert!(h.api.events().contains(&"Normal Ensured b".to_string()));
+}
+
+#[tokio::test]
+async fn deleting_one_member_removes_only_its_resources_then_its_finalizer() {
+    let mut h = harness();
+    let a = ing("ns1", "a", json!({}));
+    let b = ing("ns1", "b", json!({}));
+    h.put(&a);
+    h.put(&b);
+    h.reconcile(&g()).await;
+    let (a, b) = (written(&h, &a), written(&h, &b));
+    assert_eq!(
+        h.provider.cloud_names(),
+        ["alb", "rule-a", "rule-b", "tg-a", "tg-b"]
+    );
+
+    // a is deleted: the API server keeps it (finalizer) with a deletionTimestamp.
+    let mut a_del = a.clone();
+    a_del.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+    ));
+    h.put(&a_del);
+    h.put(&b);
+    h.api.clear();
+    let out = h.reconcile(&g()).await;
+    assert_eq!(out.accepted, ["ns1/b"]);
+    assert_eq!(out.released, ["ns1/a"]);
+    assert_eq!(h.provider.cloud_names(), ["alb", "rule-b", "tg-b"]);
+    assert_eq!(h.api.finalizer_patches(), [("a".to_string(), json!([]))]);
+    // b's status is unchanged: no write; a is not written to (it is going away).
+    assert!(h.api.status_patches().is_empty());
+    let log = h.provider.calls();
+    assert!(
+        log.iter()
+            .any(|c| c == "desired_group IngressGroup /g [ns1/b]"),
+        "{log:?}"
+    );
+
+    // Then the last member goes: no translation, everything is deleted, then the finalizer.
+    h.remove(&a_del);
+    let mut b_del = b.clone();
+    b_del.metadata.deletion_timestamp = a_del.metadata.deletion_timestamp.clone();
+    h.put(&b_del);
+    h.api.clear();
+    let before = h.provider.calls().len();
+    let out = h.reconcile(&g()).await;
+    assert!(out.accepted.is_empty());
+    assert_eq!(out.released, ["ns1/b"]);
+    assert_eq!(out.address, None);
+    assert!(h.provider.cloud_names().is_empty());
+    let log = h.provider.calls()[before..].to_vec();
+    assert_eq!(log, ["observe IngressGroup /g desired=0", "apply 3"]);
+    assert_eq!(h.api.finalizer_patches(), [("b".to_string(), json!([]))]);
+}
+
+#[tokio::test]
+async fn the_finalizer_stays_when_the_cloud_fails() {
+    let mut h = harness();
+    let a = ing(
+        "ns1",
+        "a",
+        json!({"metadata": {"finalizers": [GF], "deletionTimestamp": "2024-01-01T00:00:00Z"}}),
+    );
+    h.put(&a);
+    *h.provider.fail_apply.lock().unwrap() = Some(providers::Error::cloud(
+        "DeleteLoadBalancer",
+        "throttled",
+        true,
+    ));
+    let err = reconcile_group(&g(), &h.ctx).await.unwrap_err();
+    assert_eq!(err.reason(), "CloudAPIError");
+    assert!(h.api.finalizer_patches().is_empty());
+}
+
+#[tokio::test]
+async fn an_implicit_group_uses_the_resources_finalizer_and_its_own_owner() {
+    let mut h = harness();
+    let a = ing(
+        "ns1",
+        "solo",
+        json!({"metadata": {"annotations": {GROUP_NAME_ANNOTATION: null}}}),
+    );
+    h.put(&a);
+    let gk = GroupKey::Implicit {
+        namespace: "ns1".into(),
+        name: "solo".into(),
+    };
+    assert_eq!(group_of(&a).0, gk);
+    h.reconcile(&gk).await;
+    assert_eq!(
+        h.provider.calls()[0],
+        "desired_group IngressGroup ns1/solo [ns1/solo]"
+    );
+    assert_eq!(
+        h.api.finalizer_patches(),
+        [("solo".to_string(), json!([FINALIZER_IMPLICIT]))]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_group_name_is_reported_and_touches_no_cloud() {
+    let mut h = harness();
+    let a = ing(
+        "ns1",
+        "bad",
+        json!({"metadata": {"annotations": {GROUP_NAME_ANNOTATION: "Not_Valid"}}}),
+    );
+    h.put(&a);
+    let (gk, err) = group_of(&a);
+    assert!(err.is_some());
+    let out = h.reconcile(&gk).await;
+    assert_eq!(out.rejected, ["ns1/bad"]);
+    assert!(h.provider.calls().is_empty(), "{:?}", h.provider.calls());
+    assert_eq!(h.api.events(), ["Warning InvalidAnnotation bad"]);
+}
+
+#[tokio::test]
+async fn a_member_that_moves_or_is_deselected_is_released_by_its_old_group() {
+    let mut h = harness();
+    let a = ing("ns1", "a", json!({}));
+    let b = ing("ns1", "b", json!({}));
+    h.put(&a);
+    h.put(&b);
+    h.reconcile(&g()).await;
+    let (a, b) = (written(&h, &a), written(&h, &b));
+
+    // a moves to group h2; b switches to a class berth does not serve.
+    let mut a2 = a.clone();
+    a2.metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert(GROUP_NAME_ANNOTATION.into(), "h2".into());
+    let mut b2 = b.clone();
+    b2.spec.as_mut().unwrap().ingress_class_name = Some("nginx".into());
+    h.put(&a2);
+    h.put(&b2);
+    let sel = IngressSelection::default();
+    let classes = h.ctx.class_list();
+    assert_eq!(
+        groups_of(&a2, &sel, &classes)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [g(), GroupKey::Explicit("h2".into())]
+    );
+    assert_eq!(
+        groups_of(&b2, &sel, &classes)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [g()]
+    );
+    h.api.clear();
+    let out = h.reconcile(&g()).await;
+    assert!(out.accepted.is_empty());
+    assert_eq!(out.released, ["ns1/a", "ns1/b"]);
+    assert!(h.provider.cloud_names().is_empty());
+    // b no longer served: status and condition cleared; a's status is left to its new group.
+    let st = h.api.status_patches();
+    assert_eq!(
+        st,
+        [(
+            "b".to_string(),
+            json!({"status": {"loadBalancer": {"ingress": null}}})
+        )]
+    );
+    assert!(h.api.object_patches().iter().any(|(n, p)| n == "b"
+        && p["metadata"]["annotations"][STATUS_ANNOTATION].is_null()
+        && p["metadata"]["annotations"]
+            .get(STATUS_ANNOTATION)
+            .is_some()));
+}
+
+#[test]
+fn group_names_and_finalizers() {
+    let named = |n: &str| {
+        ing(
+            "ns",
+            "i",
+            json!({"metadata": {"annotations": {GROUP_NAME_ANNOTATION: n}}}),
+        )
+    };
+    assert_eq!(
+        group_of(&named("shop.prod-1")).0,
+        GroupKey::Explicit("shop.prod-1".into())
+    );
+    for bad in ["", "Shop", "-x", "x-", "a_b", &"x".repeat(64)] {
+        let (k, e) = group_of(&named(bad));
+        assert!(e.is_some(), "{bad:?}");
+        assert_eq!(
+            k,
+            GroupKey::Implicit {
+                namespace: "ns".into(),
+                name: "i".into()
+            }
+        );
+    }
+    assert_eq!(GroupKey::Explicit("g".into()).finalizer(), GF);
+    let held = ing(
+        "ns",
+        "i",
+        json!({"metadata": {"finalizers": [GF, FINALIZER_IMPLICIT, "other/x"]}}),
+    );
+    assert_eq!(
+        GroupKey::from_finalizers(&held),
+        [
+            g(),
+            GroupKey::Implicit {
+                namespace: "ns".into(),
+                name: "i".into()
+            }
+        ]
+    );
+    // Queue keys: an explicit group has no namespace, an implicit one does.
+    assert_eq!(g().to_ref().namespace, None);
+    let imp = GroupKey::Implicit {
+        namespace: "ns".into(),
+        name: "i".into(),
+    };
+    assert_eq!(GroupKey::of(&IngressGroupRef::new(&imp)), imp);
+    assert_eq!(GroupKey::of(&IngressGroupRef::new(&g())), g());
+}
+
+#[test]
+fn services_are_found_in_backends_and_actions() {
+    let i = ing(
+        "ns",
+        "i",
+        json!({"metadata": {"annotations": {"alb.ingress.kubernetes.io/actions.blue-green":
+            r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"green","servicePort":80}]}}"#}},
+            "spec": {"defaultBackend": {"service": {"name": "dflt", "port": {"number": 80}}}}}),
+    );
+    assert!(references_service(&i, "ns", "svc-i"));
+    assert!(references_service(&i, "ns", "dflt"));
+    assert!(references_service(&i, "ns", "green"));
+    assert!(!references_service(&i, "ns", "gree"));
+    assert!(!references_service(&i, "other", "svc-i"));
+}
+
+#[test]
+fn the_group_index_maps_ingress_events_to_groups() {
+    let (store, writer) = reflector::store::<IngressGroupRef>();
+    let mut ix = GroupIndex::new(writer);
+    let classes = vec![class("berth", CONTROLLER_BERTH)];
+    let sel = IngressSelection::default();
+    let a = ing("n", "a", json!({}));
+    let solo = ing(
+        "n",
+        "solo",
+        json!({"metadata": {"annotations": {GROUP_NAME_ANNOTATION: null}}}),
+    );
+    let mut ev = |e: watcher::Event<Ingress>| {
+        let mut v = ix.on_event(&e, &sel, &classes);
+        v.sort();
+        v
+    };
+    assert!(ev(watcher::Event::Init).is_empty());
+    assert!(ev(watcher::Event::InitApply(a.clone())).is_empty());
+    let solo_key = GroupKey::Implicit {
+        namespace: "n".into(),
+        name: "solo".into(),
+    };
+    // The first list reconciles every group, and the groups' cache is ready.
+    assert_eq!(ev(watcher::Event::InitApply(solo.clone())), []);
+    assert_eq!(ev(watcher::Event::InitDone), [g(), solo_key.clone()]);
+    assert_eq!(store.state().len(), 2);
+    // Only berth's own writes (finalizer, status annotation, status): nothing.
+    let a_own = ing(
+        "n",
+        "a",
+        json!({"metadata": {"finalizers": [GF], "annotations": {STATUS_ANNOTATION: "{}"}},
+                                      "status": {"loadBalancer": {"ingress": [{"hostname": HOST}]}}}),
+    );
+    assert_eq!(ev(watcher::Event::Apply(a_own.clone())), []);
+    // A spec change: its group.
+    let a_spec = ing(
+        "n",
+        "a",
+        json!({"metadata": {"finalizers": [GF]}, "spec": {"rules": []}}),
+    );
+    assert_eq!(ev(watcher::Event::Apply(a_spec.clone())), [g()]);
+    // Moving to h2: both groups (the old one through the finalizer).
+    let a_moved = ing(
+        "n",
+        "a",
+        json!({"metadata": {"finalizers": [GF], "annotations": {GROUP_NAME_ANNOTATION: "h2"}}, "spec": {"rules": []}}),
+    );
+    let h2 = GroupKey::Explicit("h2".into());
+    assert_eq!(
+        ev(watcher::Event::Apply(a_moved.clone())),
+        [g(), h2.clone()]
+    );
+    // Its old group released it (finalizer gone): g leaves the cache, h2 is not re-triggered.
+    let a_released = ing(
+        "n",
+        "a",
+        json!({"metadata": {"annotations": {GROUP_NAME_ANNOTATION: "h2"}}, "spec": {"rules": []}}),
+    );
+    assert_eq!(ev(watcher::Event::Apply(a_released.clone())), [g()]);
+    assert!(store.get(&g().to_ref()).is_none());
+    assert!(store.get(&h2.to_ref()).is_some());
+    // Gone: its groups, and they leave the cache.
+    assert_eq!(
+        ev(watcher::Event::Delete(a_released)),
+        std::slice::from_ref(&h2)
+    );
+    assert!(store.get(&h2.to_ref()).is_none());
+    assert!(store.get(&solo_key.to_ref()).is_some());
+}
+
+#[test]
+fn status_and_condition_patches_are_idempotent() {
+    let a = ing(
+        "n",
+        "a",
+        json!({"status": {"loadBalancer": {"ingress": [{"hostname": HOST}]}}}),
+    );
+    assert_eq!(
+        status_patch(&a, &LbStatus::Set(Address::Hostname(HOST.to_uppercase()))),
+        None
+    );
+    assert_eq!(status_patch(&a, &LbStatus::Keep), None);
+    assert_eq!(
+        status_patch(&a, &LbStatus::Clear),
+        Some(json!({"status": {"loadBalancer": {"ingress": null}}}))
+    );
+    let fresh = ing("n", "a", json!({}));
+    assert_eq!(status_patch(&fresh, &LbStatus::Clear), None);
+    assert_eq!(
+        status_patch(
+            &fresh,
+            &LbStatus::Set(Address::Hostname("X.example".into()))
+        ),
+        Some(json!({"status": {"loadBalancer": {"ingress": [{"hostname": "x.example"}]}}}))
+    );
+    let c = Condition::new(&fresh, false, "InvalidAnnotation", "bad");
+    let p = condition_patch(&fresh, Some(&c)).unwrap();
+    let v = p["metadata"]["annotations"][STATUS_ANNOTATION]
+        .as_str()
+        .unwrap();
+    let parsed: Value = serde_json::from_str(v).unwrap();
+    assert_eq!(parsed["type"], report::CONDITION_TYPE);
+    assert_eq!(parsed["status"], "False");
+    assert_eq!(parsed["observedGeneration"], 1);
+    let mut with = fresh.clone();
+    with.metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert(STATUS_ANNOTATION.into(), v.to_string());
+    assert_eq!(condition_patch(&with, Some(&c)), None);
+    assert_eq!(condition_patch(&fresh, None), None);
+    assert!(condition_patch(&with, None).is_some());
+}
+
+#[tokio::test]
+async fn when_every_member_is_rejected_the_cloud_is_left_alone() {
+    let mut h = harness();
+    let a = ing("ns1", "a", json!({}));
+    h.put(&a);
+    h.reconcile(&g()).await;
+    let a = written(&h, &a);
+    let mut bad = a.clone();
+    bad.metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert("test/reject".into(), "x".into());
+    h.put(&bad);
+    h.api.clear();
+    let before = h.provider.calls().len();
+    let out = h.reconcile(&g()).await;
+    assert_eq!(out.rejected, ["ns1/a"]);
+    // Translated, but neither observed nor applied; the finalizer and the address stay.
+    assert_eq!(h.provider.calls()[before..].len(), 1);
+    assert_eq!(h.provider.cloud_names(), ["alb", "rule-a", "tg-a"]);
+    assert!(h.api.finalizer_patches().is_empty());
+    assert!(h.api.status_patches().is_empty());
+    assert_eq!(h.api.events(), ["Warning InvalidAnnotation a"]);
+}
