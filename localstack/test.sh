@@ -3,7 +3,9 @@
 #
 # Installs missing system packages, starts the local environment (localstack/up.sh), runs
 #   cargo test --workspace --all-features --locked [ARGS...] -- --test-threads=2
-# against it, and always stops the environment at the end. Exit code is cargo's.
+# against it, then the Helm chart's tests (pytest helm/tests, in the venv of helm-venv.sh), and
+# always stops the environment at the end. Exit code: non-zero if either failed (pytest's
+# "no tests collected", exit 5, counts as a failure). BERTH_SKIP_CHART_TESTS=1 skips pytest.
 #
 # Examples:  bash localstack/test.sh
 #            bash localstack/test.sh -p berth reconcile -- --nocapture
@@ -78,4 +80,32 @@ wait "$CARGO_PID"
 rc=$?
 set -e
 CARGO_PID=
+
+# The chart's tests (offline: helm-python-sdk renders and lints, no cluster involved).
+if [[ "${BERTH_SKIP_CHART_TESTS:-0}" == 1 ]]; then
+  if [[ "${CI:-}" == true ]]; then
+    log "ERROR: BERTH_SKIP_CHART_TESTS=1 is not allowed under CI"
+    ((rc != 0)) || rc=1
+  else
+    log "WARNING: chart tests SKIPPED (BERTH_SKIP_CHART_TESTS=1)"
+  fi
+else
+  log "running: $BERTH_TEST_HELM_PYTHON -m pytest helm/tests"
+  set -m
+  "$BERTH_TEST_HELM_PYTHON" -m pytest -q -p no:cacheprovider helm/tests </dev/null &
+  CARGO_PID=$!
+  set +m
+  set +e
+  wait "$CARGO_PID"
+  prc=$?
+  set -e
+  CARGO_PID=
+  if ((prc == 5)); then
+    log "ERROR: pytest collected no tests in helm/tests"
+  fi
+  if ((prc != 0)); then
+    log "chart tests failed (pytest exit $prc)"
+    ((rc != 0)) || rc=$prc
+  fi
+fi
 exit "$rc"

@@ -7,7 +7,7 @@
 #   bash localstack/down.sh [STATE_DIR]
 #
 # Restarts from scratch when something already runs for STATE_DIR (fresh etcd, new certs and
-# tokens, new ports). Binaries and the moto venv are cached in $BERTH_CACHE
+# tokens, new ports). Binaries, the moto venv and the helm venv (helm-venv.sh) are cached in $BERTH_CACHE
 # (default ${XDG_CACHE_HOME:-$HOME/.cache}/berth).
 set -euo pipefail
 
@@ -64,6 +64,11 @@ if [[ ! -x "$VENV/bin/moto_server" || "$(cat "$STAMP" 2>/dev/null)" != "$MOTO_RE
     || die "pip install '$MOTO_REQ' failed; check that PyPI is reachable (proxy/PIP_INDEX_URL), or delete $VENV and retry"
   echo "$MOTO_REQ" > "$STAMP"
 fi
+
+# ---------------------------------------------------------------- helm venv (chart tests)
+HELM_PYTHON="$(bash "$HERE/helm-venv.sh" | tail -n 1)" \
+  || die "localstack/helm-venv.sh failed (output above)"
+[[ -x "$HELM_PYTHON" ]] || die "helm-venv.sh printed no python path (got '$HELM_PYTHON')"
 
 # ---------------------------------------------------------------- ports
 read -r ETCD_PORT ETCD_PEER_PORT API_PORT MOTO_PORT < <(python3 - <<'PY'
@@ -235,6 +240,7 @@ YAML
     "BERTH_TEST_APISERVER=$API_URL" \
     "BERTH_TEST_CA_FILE=$PKI/ca.crt" \
     "BERTH_TEST_MOTO_URL=$MOTO_URL" \
+    "BERTH_TEST_HELM_PYTHON=$HELM_PYTHON" \
     "AWS_ENDPOINT_URL=$MOTO_URL" \
     "AWS_ACCESS_KEY_ID=testing" \
     "AWS_SECRET_ACCESS_KEY=testing" \

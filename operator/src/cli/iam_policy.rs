@@ -20,7 +20,9 @@ pub fn run(args: IamPolicyArgs) -> i32 {
     };
     match serde_json::to_string_pretty(&policy) {
         Ok(s) => {
-            println!("{s}");
+            // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{s}");
             0
         }
         Err(e) => {

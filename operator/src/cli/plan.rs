@@ -48,13 +48,15 @@ pub async fn run(args: PlanArgs) -> i32 {
             return 2;
         }
     };
-    match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json(&planned)).unwrap_or_default()
-        ),
-        Output::Text => print!("{}", render::text(&planned)),
-    }
+    let out = match args.output {
+        Output::Json => {
+            serde_json::to_string_pretty(&render::json(&planned)).unwrap_or_default() + "\n"
+        }
+        Output::Text => render::text(&planned),
+    };
+    // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(out.as_bytes());
     let mut code = 0;
     for p in &planned {
         if let Err(e) = &p.result {
