@@ -1,19 +1,29 @@
 //! Executes a [`Plan`] in its order: creates forward through the dependency graph, updates as
 //! deltas against the observed state, deletes backward. `{"Ref": name}` values are resolved to
 //! the ARNs that earlier creates returned. Updates and deletes act only on ARNs that observe
-//! found carrying our ownership tags.
+//! found carrying our ownership tags (checked for the whole plan before the first call).
+//!
+//! Listener rules (ALB) first make room, so that no priority is ever taken twice: rules that go
+//! are deleted (unless their listener goes too), rules that stay move to their new priorities
+//! in one SetRulePriorities call; only then are rules created (with the other creates) and
+//! changed in place (ModifyRule, with the other updates).
 
 use super::client::AwsProvider;
 use super::observe::owned_ids;
 use super::operations as ops;
-use super::{KIND_LB, KIND_LISTENER, KIND_TG};
+use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan};
 use crate::provider::Address;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action as ElbAction, ActionTypeEnum, Certificate, IpAddressType, LoadBalancerAttribute,
-    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum, Tag, TargetDescription,
-    TargetGroupAttribute, TargetTypeEnum,
+    Action as ElbAction, ActionTypeEnum, Certificate, FixedResponseActionConfig,
+    ForwardActionConfig, HostHeaderConditionConfig, HttpHeaderConditionConfig,
+    HttpRequestMethodConditionConfig, IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, Matcher, PathPatternConditionConfig, ProtocolEnum,
+    QueryStringConditionConfig, QueryStringKeyValuePair, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, RuleCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
+    TargetDescription, TargetGroupAttribute, TargetGroupStickinessConfig, TargetGroupTuple,
+    TargetTypeEnum,
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,27 +145,160 @@ fn sdk_targets(t: &[Target]) -> Vec<TargetDescription> {
         .collect()
 }
 
-fn sdk_actions(p: &Map<String, Value>) -> Vec<ElbAction> {
-    p.get("DefaultActions")
+fn strings_of(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    })
+}
+
+fn vstr(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(String::from)
+}
+
+/// One action in CloudFormation's shape (forward with TargetGroupArn or ForwardConfig,
+/// redirect, fixed-response) -> the SDK's.
+pub fn sdk_action(x: &Value) -> ElbAction {
+    let mut b = ElbAction::builder()
+        .set_type(
+            x.get("Type")
+                .and_then(Value::as_str)
+                .map(ActionTypeEnum::from),
+        )
+        .set_target_group_arn(vstr(x, "TargetGroupArn"));
+    if let Some(fc) = x.get("ForwardConfig") {
+        let groups: Vec<TargetGroupTuple> = fc
+            .get("TargetGroups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|g| {
+                TargetGroupTuple::builder()
+                    .set_target_group_arn(vstr(g, "TargetGroupArn"))
+                    .set_weight(
+                        g.get("Weight")
+                            .and_then(Value::as_i64)
+                            .and_then(|w| i32::try_from(w).ok()),
+                    )
+                    .build()
+            })
+            .collect();
+        let sticky = fc.get("TargetGroupStickinessConfig").map(|s| {
+            TargetGroupStickinessConfig::builder()
+                .set_enabled(s.get("Enabled").and_then(Value::as_bool))
+                .set_duration_seconds(
+                    s.get("DurationSeconds")
+                        .and_then(Value::as_i64)
+                        .and_then(|d| i32::try_from(d).ok()),
+                )
+                .build()
+        });
+        b = b.forward_config(
+            ForwardActionConfig::builder()
+                .set_target_groups(Some(groups))
+                .set_target_group_stickiness_config(sticky)
+                .build(),
+        );
+    }
+    if let Some(r) = x.get("RedirectConfig") {
+        b = b.redirect_config(
+            RedirectActionConfig::builder()
+                .set_protocol(vstr(r, "Protocol"))
+                .set_port(vstr(r, "Port"))
+                .set_host(vstr(r, "Host"))
+                .set_path(vstr(r, "Path"))
+                .set_query(vstr(r, "Query"))
+                .set_status_code(
+                    r.get("StatusCode")
+                        .and_then(Value::as_str)
+                        .map(RedirectActionStatusCodeEnum::from),
+                )
+                .build(),
+        );
+    }
+    if let Some(f) = x.get("FixedResponseConfig") {
+        b = b.fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .set_status_code(vstr(f, "StatusCode"))
+                .set_content_type(vstr(f, "ContentType"))
+                .set_message_body(vstr(f, "MessageBody"))
+                .build(),
+        );
+    }
+    b.build()
+}
+
+/// The actions listed under `key` (`DefaultActions` of a listener, `Actions` of a rule).
+fn sdk_actions(p: &Map<String, Value>, key: &str) -> Vec<ElbAction> {
+    p.get(key)
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    ElbAction::builder()
-                        .set_type(
-                            x.get("Type")
-                                .and_then(Value::as_str)
-                                .map(ActionTypeEnum::from),
-                        )
-                        .set_target_group_arn(
-                            x.get("TargetGroupArn")
-                                .and_then(Value::as_str)
-                                .map(String::from),
-                        )
-                        .build()
-                })
-                .collect()
-        })
+        .map(|a| a.iter().map(sdk_action).collect())
+        .unwrap_or_default()
+}
+
+/// One rule condition in CloudFormation's shape -> the SDK's.
+pub fn sdk_condition(c: &Value) -> RuleCondition {
+    let field = c.get("Field").and_then(Value::as_str).unwrap_or_default();
+    let b = RuleCondition::builder().field(field);
+    let values = |key: &str| strings_of(c.get(key).and_then(|x| x.get("Values")));
+    match field {
+        "host-header" => b.host_header_config(
+            HostHeaderConditionConfig::builder()
+                .set_values(values("HostHeaderConfig"))
+                .build(),
+        ),
+        "path-pattern" => b.path_pattern_config(
+            PathPatternConditionConfig::builder()
+                .set_values(values("PathPatternConfig"))
+                .build(),
+        ),
+        "http-header" => b.http_header_config(
+            HttpHeaderConditionConfig::builder()
+                .set_http_header_name(
+                    c.get("HttpHeaderConfig")
+                        .and_then(|h| vstr(h, "HttpHeaderName")),
+                )
+                .set_values(values("HttpHeaderConfig"))
+                .build(),
+        ),
+        "http-request-method" => b.http_request_method_config(
+            HttpRequestMethodConditionConfig::builder()
+                .set_values(values("HttpRequestMethodConfig"))
+                .build(),
+        ),
+        "source-ip" => b.source_ip_config(
+            SourceIpConditionConfig::builder()
+                .set_values(values("SourceIpConfig"))
+                .build(),
+        ),
+        "query-string" => b.query_string_config(
+            QueryStringConditionConfig::builder()
+                .set_values(Some(
+                    c.get("QueryStringConfig")
+                        .and_then(|q| q.get("Values"))
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|kv| {
+                            QueryStringKeyValuePair::builder()
+                                .set_key(vstr(kv, "Key"))
+                                .set_value(vstr(kv, "Value"))
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build(),
+        ),
+        _ => b.set_values(strings_of(c.get("Values"))),
+    }
+    .build()
+}
+
+fn sdk_conditions(p: &Map<String, Value>) -> Vec<RuleCondition> {
+    p.get("Conditions")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(sdk_condition).collect())
         .unwrap_or_default()
 }
 
@@ -196,7 +339,7 @@ fn immutable(c: &Change, allowed: &[&str]) -> Result<()> {
         return Ok(());
     }
     Err(Error::Unavailable(format!(
-        "{} {} ({}): {} cannot be changed in place on AWS; delete the Service and create it again, or give it a new name",
+        "{} {} ({}): {} cannot be changed in place on AWS; delete the Service (or the Ingress group's Ingresses) and create it again, or give it a new name",
         c.kind,
         c.name,
         c.id.as_deref().unwrap_or_default(),
@@ -216,9 +359,10 @@ impl AwsProvider {
         let mut created_dns: Option<String> = None;
         let mut deleted: BTreeSet<String> = BTreeSet::new();
 
+        // Never act on something observe did not find carrying our tags (checked for the whole
+        // plan before the first call).
         for c in &plan.changes {
             if c.action != Action::Create {
-                // Never act on something observe did not find carrying our tags.
                 let id = c.id.as_deref().unwrap_or_default();
                 if !owned.contains(id) {
                     return Err(Error::Conflict {
@@ -227,6 +371,40 @@ impl AwsProvider {
                         id: id.to_string(),
                     });
                 }
+            }
+        }
+
+        // Listener rules first make room: rules that go are deleted, and rules that stay move to
+        // their new priorities in one SetRulePriorities call, so no create or move collides with
+        // a priority that is still taken.
+        // (A rule whose listener goes too is deleted with it.)
+        let is_rule = |c: &&Change, a: Action| c.kind == KIND_RULE && c.action == a;
+        let listeners_going: BTreeSet<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| c.kind == KIND_LISTENER && c.action == Action::Delete)
+            .filter_map(|c| c.id.as_deref())
+            .collect();
+        for c in plan.changes.iter().filter(|c| is_rule(c, Action::Delete)) {
+            let id = c.id.clone().unwrap_or_default();
+            if !str_of(&c.properties, "ListenerArn").is_some_and(|l| listeners_going.contains(l)) {
+                self.delete_rule(&id).await?;
+            }
+            deleted.insert(id);
+        }
+        let moves: Vec<(String, i32)> = plan
+            .changes
+            .iter()
+            .filter(|c| is_rule(c, Action::Update) && c.changed.iter().any(|k| k == "Priority"))
+            .filter_map(|c| Some((c.id.clone()?, int_of(&c.properties, "Priority")?)))
+            .collect();
+        if !moves.is_empty() {
+            self.move_rules(&moves, observed, &deleted).await?;
+        }
+
+        for c in &plan.changes {
+            if c.kind == KIND_RULE && c.action == Action::Delete {
+                continue;
             }
             let mut v = Value::Object(c.properties.clone());
             if c.action != Action::Delete {
@@ -250,6 +428,11 @@ impl AwsProvider {
                     let arn = self.create_listener(c, &p).await?;
                     ids.insert(c.name.clone(), arn);
                 }
+                (Action::Create, KIND_RULE) => {
+                    let arn = self.create_rule(c, &p).await?;
+                    ids.insert(c.name.clone(), arn);
+                }
+                (Action::Update, KIND_RULE) => self.update_rule(c, &id, &p).await?,
                 (Action::Update, KIND_LB) => self.update_lb(c, &id, &p).await?,
                 (Action::Update, KIND_TG) => self.update_tg(c, &id, &p).await?,
                 (Action::Update, KIND_LISTENER) => self.update_listener(c, &id, &p).await?,
@@ -316,6 +499,7 @@ impl AwsProvider {
             // Always sent: AWS defaults to internet-facing.
             .scheme(LoadBalancerSchemeEnum::from(required(c, p, "Scheme")?))
             .set_subnets(subnets)
+            .set_security_groups(strings_of(p.get("SecurityGroups")))
             .set_ip_address_type(str_of(p, "IpAddressType").map(IpAddressType::from))
             .set_tags(Some(sdk_tags(&tags)));
         let out = self
@@ -421,6 +605,7 @@ impl AwsProvider {
             .create_target_group()
             .name(&c.name)
             .protocol(ProtocolEnum::from(required(c, p, "Protocol")?))
+            .set_protocol_version(str_of(p, "ProtocolVersion").map(String::from))
             .set_port(int_of(p, "Port"))
             .set_target_type(str_of(p, "TargetType").map(TargetTypeEnum::from))
             .set_vpc_id(str_of(p, "VpcId").map(String::from))
@@ -469,7 +654,7 @@ impl AwsProvider {
             .set_certificates(certs.first().map(|a| vec![cert(a)]))
             .set_ssl_policy(str_of(p, "SslPolicy").map(String::from))
             .set_alpn_policy(alpn)
-            .set_default_actions(Some(sdk_actions(p)));
+            .set_default_actions(Some(sdk_actions(p, "DefaultActions")));
         let out = self
             .call(ops::CREATE_LISTENER, || req.clone().send())
             .await?;
@@ -496,10 +681,163 @@ impl AwsProvider {
         Ok(())
     }
 
+    async fn set_rule_priorities(&self, moves: &[(String, i32)], absent: &[&str]) -> Result<bool> {
+        let req = self.elb.set_rule_priorities().set_rule_priorities(Some(
+            moves
+                .iter()
+                .map(|(arn, p)| {
+                    RulePriorityPair::builder()
+                        .rule_arn(arn)
+                        .priority(*p)
+                        .build()
+                })
+                .collect(),
+        ));
+        Ok(self
+            .call_unless(ops::SET_RULE_PRIORITIES, absent, || req.clone().send())
+            .await?
+            .is_some())
+    }
+
+    /// Moves rules to new priorities. AWS takes the whole reordering in one SetRulePriorities
+    /// call (only the new order must be free of conflicts). Should that call be refused with
+    /// PriorityInUse (moto checks every new priority against the rules' *current* ones, so it
+    /// refuses shifts and swaps that AWS accepts), the moves go in waves: each call moves the
+    /// rules whose new priority is free by then, and a cycle is broken by parking one rule on
+    /// a free priority from the top of the range.
+    async fn move_rules(
+        &self,
+        moves: &[(String, i32)],
+        observed: &Observed,
+        deleted: &BTreeSet<String>,
+    ) -> Result<()> {
+        if self.set_rule_priorities(moves, &["PriorityInUse"]).await? {
+            return Ok(());
+        }
+        let listener_of: BTreeMap<&str, &str> = observed
+            .of_kind(KIND_RULE)
+            .filter_map(|o| {
+                Some((
+                    o.id.as_str(),
+                    str_of(&o.resource.properties, "ListenerArn")?,
+                ))
+            })
+            .collect();
+        // (listener, priority) -> rule, as it stands after the deletes.
+        let mut taken: BTreeMap<(String, i32), String> = observed
+            .of_kind(KIND_RULE)
+            .filter(|o| !deleted.contains(&o.id))
+            .filter_map(|o| {
+                let p = &o.resource.properties;
+                Some((
+                    (
+                        str_of(p, "ListenerArn")?.to_string(),
+                        int_of(p, "Priority")?,
+                    ),
+                    o.id.clone(),
+                ))
+            })
+            .collect();
+        let mut pending: Vec<(String, i32)> = moves.to_vec();
+        while !pending.is_empty() {
+            let listener = |arn: &str| {
+                listener_of
+                    .get(arn)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let free: Vec<(String, i32)> = pending
+                .iter()
+                .filter(|(arn, p)| {
+                    taken
+                        .get(&(listener(arn), *p))
+                        .is_none_or(|holder| holder == arn)
+                })
+                .cloned()
+                .collect();
+            let wave = if free.is_empty() {
+                let (arn, _) = &pending[0];
+                let l = listener(arn);
+                let park = (1..=50_000)
+                    .rev()
+                    .find(|p| !taken.contains_key(&(l.clone(), *p)))
+                    .ok_or_else(|| {
+                        Error::Unavailable(format!("listener {l} has no free rule priority"))
+                    })?;
+                vec![(arn.clone(), park)]
+            } else {
+                free
+            };
+            self.set_rule_priorities(&wave, &[]).await?;
+            for (arn, p) in &wave {
+                taken.retain(|_, holder| holder != arn);
+                taken.insert((listener(arn), *p), arn.clone());
+            }
+            pending.retain(|(arn, p)| !wave.contains(&(arn.clone(), *p)));
+        }
+        Ok(())
+    }
+
+    /// CreateRule (no tags: a rule is ours because its listener is).
+    async fn create_rule(&self, c: &Change, p: &Map<String, Value>) -> Result<String> {
+        let priority = int_of(p, "Priority").ok_or_else(|| {
+            Error::Unavailable(format!(
+                "plan: {} {} has no numeric Priority (a berth bug)",
+                c.kind, c.name
+            ))
+        })?;
+        let req = self
+            .elb
+            .create_rule()
+            .listener_arn(required(c, p, "ListenerArn")?)
+            .priority(priority)
+            .set_conditions(Some(sdk_conditions(p)))
+            .set_actions(Some(sdk_actions(p, "Actions")));
+        let out = self.call(ops::CREATE_RULE, || req.clone().send()).await?;
+        Ok(out
+            .rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .ok_or_else(|| Error::cloud("CreateRule", "the response has no ARN", true))?
+            .to_string())
+    }
+
+    /// ModifyRule for conditions and actions; a priority moved earlier (SetRulePriorities).
+    async fn update_rule(&self, c: &Change, arn: &str, p: &Map<String, Value>) -> Result<()> {
+        immutable(c, &["Priority", "Conditions", "Actions"])?;
+        let changed = |k: &str| c.changed.iter().any(|x| x == k);
+        if !changed("Conditions") && !changed("Actions") {
+            return Ok(());
+        }
+        let mut req = self.elb.modify_rule().rule_arn(arn);
+        if changed("Conditions") {
+            req = req.set_conditions(Some(sdk_conditions(p)));
+        }
+        if changed("Actions") {
+            req = req.set_actions(Some(sdk_actions(p, "Actions")));
+        }
+        self.call(ops::MODIFY_RULE, || req.clone().send()).await?;
+        Ok(())
+    }
+
+    async fn delete_rule(&self, arn: &str) -> Result<()> {
+        let req = self.elb.delete_rule().rule_arn(arn);
+        self.call_unless(ops::DELETE_RULE, &["RuleNotFound"], || req.clone().send())
+            .await?;
+        Ok(())
+    }
+
     async fn update_lb(&self, c: &Change, arn: &str, p: &Map<String, Value>) -> Result<()> {
         immutable(
             c,
-            &["LoadBalancerAttributes", "Tags", "Subnets", "IpAddressType"],
+            &[
+                "LoadBalancerAttributes",
+                "Tags",
+                "Subnets",
+                "IpAddressType",
+                "SecurityGroups",
+            ],
         )?;
         let cur = c.current.as_ref();
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
@@ -531,6 +869,15 @@ impl AwsProvider {
                 .load_balancer_arn(arn)
                 .set_subnets(Some(subnets));
             self.call(ops::SET_SUBNETS, || req.clone().send()).await?;
+        }
+        if changed("SecurityGroups") {
+            let req = self
+                .elb
+                .set_security_groups()
+                .load_balancer_arn(arn)
+                .set_security_groups(strings_of(p.get("SecurityGroups")));
+            self.call(ops::SET_SECURITY_GROUPS, || req.clone().send())
+                .await?;
         }
         if changed("IpAddressType") {
             if let Some(t) = str_of(p, "IpAddressType") {
@@ -628,7 +975,7 @@ impl AwsProvider {
             }));
         }
         if changed("DefaultActions") {
-            req = req.set_default_actions(Some(sdk_actions(p)));
+            req = req.set_default_actions(Some(sdk_actions(p, "DefaultActions")));
         }
         self.call(ops::MODIFY_LISTENER, || req.clone().send())
             .await?;
@@ -685,8 +1032,13 @@ impl AwsProvider {
 }
 
 fn matcher(p: &Map<String, Value>) -> Option<Matcher> {
-    let code = p.get("Matcher")?.get("HttpCode")?.as_str()?;
-    Some(Matcher::builder().http_code(code).build())
+    let m = p.get("Matcher")?;
+    Some(
+        Matcher::builder()
+            .set_http_code(vstr(m, "HttpCode"))
+            .set_grpc_code(vstr(m, "GrpcCode"))
+            .build(),
+    )
 }
 
 #[cfg(test)]

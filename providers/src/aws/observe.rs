@@ -1,21 +1,25 @@
 //! What exists now and is ours: load balancers and target groups found by their ownership tags
 //! (never by name alone), their listeners, attributes and registered targets, converted to the
-//! same names and property shapes that [`super::translate`] produces, so that an unchanged
-//! Service plans to nothing.
+//! same names and property shapes that [`super::translate`] (a Service's NLB) and
+//! [`super::alb::translate`] (an Ingress group's ALB) produce, so that an unchanged Service or
+//! group plans to nothing. Which load balancers and target groups can be ours follows the
+//! owner: network ones with TCP/UDP/TLS target groups for a Service, application ones with
+//! HTTP/HTTPS target groups (and the `ingress.k8s.aws/*` tags) for an Ingress group.
 //!
 //! Calls: DescribeLoadBalancers and DescribeTargetGroups (paged), DescribeTags in batches of 20
-//! ARNs, then only for our resources: DescribeListeners per load balancer, and the details the
+//! ARNs, then only for our resources: DescribeListeners per load balancer, DescribeRules per
+//! listener (ALBs only; the default rule is the listener's DefaultActions), and the details the
 //! desired state compares (attributes, targets, extra certificates).
 
 use super::client::AwsProvider;
 use super::operations as ops;
-use super::{tags, translate, KIND_LB, KIND_LISTENER, KIND_TG};
+use super::{tags, translate, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
 use crate::error::Result;
-use crate::frontend::ObjectRef;
+use crate::frontend::{FrontendKind, ObjectRef};
 use crate::plan::{Observed, ObservedResource, Resource};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, Certificate, Listener, LoadBalancer, LoadBalancerTypeEnum, ProtocolEnum, TargetGroup,
-    TargetHealthDescription, TargetHealthStateEnum,
+    Action, Certificate, Listener, LoadBalancer, LoadBalancerTypeEnum, ProtocolEnum, Rule,
+    RuleCondition, TargetGroup, TargetHealthDescription, TargetHealthStateEnum,
 };
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +29,9 @@ pub const TAG_BATCH: usize = 20;
 
 /// Protocols a Network Load Balancer's target groups use; others cannot be ours.
 const NLB_PROTOCOLS: [&str; 4] = ["TCP", "UDP", "TCP_UDP", "TLS"];
+
+/// Protocols an Application Load Balancer's target groups use.
+const ALB_PROTOCOLS: [&str; 2] = ["HTTP", "HTTPS"];
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -65,6 +72,11 @@ pub fn lb_resource(
         .collect();
     subnets.sort();
     m.insert("Subnets".into(), json!(subnets));
+    let mut sgs: Vec<&str> = lb.security_groups().iter().map(String::as_str).collect();
+    if !sgs.is_empty() {
+        sgs.sort();
+        m.insert("SecurityGroups".into(), json!(sgs));
+    }
     if let Some(t) = lb.ip_address_type() {
         m.insert("IpAddressType".into(), json!(t.as_str()));
     }
@@ -94,6 +106,13 @@ pub fn tg_resource(
     m.insert("Name".into(), json!(name));
     if let Some(p) = tg.protocol() {
         m.insert("Protocol".into(), json!(p.as_str()));
+        if ALB_PROTOCOLS.contains(&p.as_str()) {
+            // AWS's default is HTTP1 (some emulators do not report it).
+            m.insert(
+                "ProtocolVersion".into(),
+                json!(tg.protocol_version().unwrap_or("HTTP1")),
+            );
+        }
     }
     if let Some(p) = tg.port() {
         m.insert("Port".into(), json!(p));
@@ -133,7 +152,9 @@ pub fn tg_resource(
             m.insert(k.into(), json!(v));
         }
     }
-    if let Some(code) = tg.matcher().and_then(|x| x.http_code()) {
+    if let Some(code) = tg.matcher().and_then(|x| x.grpc_code()) {
+        m.insert("Matcher".into(), json!({"GrpcCode": code}));
+    } else if let Some(code) = tg.matcher().and_then(|x| x.http_code()) {
         m.insert("Matcher".into(), json!({"HttpCode": code}));
     }
     if let Some(a) = attributes {
@@ -174,21 +195,193 @@ pub fn targets_value(t: &[TargetHealthDescription]) -> Value {
     )
 }
 
-/// `{Type, TargetGroupArn}` for forward actions (AWS also reports the same target group as a
-/// one-element ForwardConfig), `{Type}` for the others.
+/// An action in the shape [`super::alb::rules`] renders it (keys in its order):
+/// - forward: `{Type, TargetGroupArn}` for one target group of weight 1 without stickiness
+///   (AWS also reports it as a one-element ForwardConfig), else `{Type, ForwardConfig:
+///   {TargetGroups: [{TargetGroupArn, Weight}], TargetGroupStickinessConfig?}}` (stickiness only
+///   when enabled: disabled is the default AWS reports back);
+/// - redirect: `{Type, RedirectConfig: {Protocol, Port, Host, Path, Query, StatusCode}}`;
+/// - fixed-response: `{Type, FixedResponseConfig: {StatusCode, ContentType?, MessageBody?}}`.
 pub fn action_value(a: &Action) -> Value {
     let t = a.r#type().map(|t| t.as_str()).unwrap_or_default();
-    let tg = a.target_group_arn().or_else(|| {
-        let groups = a.forward_config()?.target_groups();
-        match groups {
-            [one] => one.target_group_arn(),
-            _ => None,
+    let mut m = Map::new();
+    m.insert("Type".into(), json!(t));
+    match t {
+        "forward" => {
+            let fc = a.forward_config();
+            let mut groups: Vec<(String, i32)> = fc
+                .map(|fc| {
+                    fc.target_groups()
+                        .iter()
+                        .filter_map(|g| {
+                            Some((g.target_group_arn()?.to_string(), g.weight().unwrap_or(1)))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if groups.is_empty() {
+                if let Some(arn) = a.target_group_arn() {
+                    groups.push((arn.to_string(), 1));
+                }
+            }
+            let sticky = fc
+                .and_then(|fc| fc.target_group_stickiness_config())
+                .filter(|s| s.enabled() == Some(true));
+            match (groups.as_slice(), sticky) {
+                ([(arn, 1)], None) => {
+                    m.insert("TargetGroupArn".into(), json!(arn));
+                }
+                ([], None) => {}
+                _ => {
+                    let mut f = Map::new();
+                    f.insert(
+                        "TargetGroups".into(),
+                        Value::Array(
+                            groups
+                                .iter()
+                                .map(|(arn, w)| json!({"TargetGroupArn": arn, "Weight": w}))
+                                .collect(),
+                        ),
+                    );
+                    if let Some(s) = sticky {
+                        let mut sm = Map::new();
+                        sm.insert("Enabled".into(), json!(true));
+                        if let Some(d) = s.duration_seconds() {
+                            sm.insert("DurationSeconds".into(), json!(d));
+                        }
+                        f.insert("TargetGroupStickinessConfig".into(), Value::Object(sm));
+                    }
+                    m.insert("ForwardConfig".into(), Value::Object(f));
+                }
+            }
         }
-    });
-    match tg {
-        Some(arn) => json!({"Type": t, "TargetGroupArn": arn}),
-        None => json!({"Type": t}),
+        "redirect" => {
+            if let Some(r) = a.redirect_config() {
+                let mut rm = Map::new();
+                let fields = [
+                    ("Protocol", r.protocol()),
+                    ("Port", r.port()),
+                    ("Host", r.host()),
+                    ("Path", r.path()),
+                    ("Query", r.query()),
+                    ("StatusCode", r.status_code().map(|c| c.as_str())),
+                ];
+                for (k, v) in fields {
+                    if let Some(v) = v {
+                        rm.insert(k.into(), json!(v));
+                    }
+                }
+                m.insert("RedirectConfig".into(), Value::Object(rm));
+            }
+        }
+        "fixed-response" => {
+            if let Some(f) = a.fixed_response_config() {
+                let mut fm = Map::new();
+                let fields = [
+                    ("StatusCode", f.status_code()),
+                    ("ContentType", f.content_type()),
+                    ("MessageBody", f.message_body()),
+                ];
+                for (k, v) in fields {
+                    if let Some(v) = v {
+                        fm.insert(k.into(), json!(v));
+                    }
+                }
+                m.insert("FixedResponseConfig".into(), Value::Object(fm));
+            }
+        }
+        _ => {
+            if let Some(arn) = a.target_group_arn() {
+                m.insert("TargetGroupArn".into(), json!(arn));
+            }
+        }
     }
+    Value::Object(m)
+}
+
+/// A rule condition in the shape [`super::alb`] writes it: `{Field, <Field>Config: {...}}`.
+/// AWS (and emulators) may report host-header and path-pattern values only in the legacy
+/// `Values`; they are read from there when the config is missing.
+pub fn condition_value(c: &RuleCondition) -> Value {
+    let field = c.field().unwrap_or_default();
+    let strings = |v: &[String]| json!(v);
+    let legacy = c.values();
+    let (key, config) = match field {
+        "host-header" => (
+            "HostHeaderConfig",
+            json!({"Values": strings(c.host_header_config().map(|h| h.values()).filter(|v| !v.is_empty()).unwrap_or(legacy))}),
+        ),
+        "path-pattern" => (
+            "PathPatternConfig",
+            json!({"Values": strings(c.path_pattern_config().map(|h| h.values()).filter(|v| !v.is_empty()).unwrap_or(legacy))}),
+        ),
+        "http-header" => {
+            let h = c.http_header_config();
+            (
+                "HttpHeaderConfig",
+                json!({
+                    "HttpHeaderName": h.and_then(|h| h.http_header_name()).unwrap_or_default(),
+                    "Values": strings(h.map(|h| h.values()).unwrap_or_default()),
+                }),
+            )
+        }
+        "http-request-method" => (
+            "HttpRequestMethodConfig",
+            json!({"Values": strings(c.http_request_method_config().map(|h| h.values()).unwrap_or_default())}),
+        ),
+        "source-ip" => (
+            "SourceIpConfig",
+            json!({"Values": strings(c.source_ip_config().map(|h| h.values()).unwrap_or_default())}),
+        ),
+        "query-string" => {
+            let values: Vec<Value> = c
+                .query_string_config()
+                .map(|q| q.values())
+                .unwrap_or_default()
+                .iter()
+                .map(|kv| {
+                    let mut e = Map::new();
+                    if let Some(k) = kv.key() {
+                        e.insert("Key".into(), json!(k));
+                    }
+                    e.insert("Value".into(), json!(kv.value().unwrap_or_default()));
+                    Value::Object(e)
+                })
+                .collect();
+            ("QueryStringConfig", json!({"Values": values}))
+        }
+        _ => ("Values", strings(legacy)),
+    };
+    let mut m = Map::new();
+    m.insert("Field".into(), json!(field));
+    m.insert(key.into(), config);
+    Value::Object(m)
+}
+
+/// A listener rule as the ALB translator describes it, named by its listener and conditions
+/// (the translator's [`super::alb::translate::rule_name`]); `None` for the default rule (the
+/// listener's DefaultActions) and rules without a numeric priority.
+pub fn rule_resource(listener_name: &str, listener_arn: &str, r: &Rule) -> Option<Resource> {
+    if r.is_default() == Some(true) {
+        return None;
+    }
+    let priority: u64 = r.priority()?.parse().ok()?;
+    let conditions: Vec<Value> = r.conditions().iter().map(condition_value).collect();
+    let mut actions: Vec<&Action> = r.actions().iter().collect();
+    actions.sort_by_key(|a| a.order().unwrap_or(0));
+    let mut m = Map::new();
+    m.insert("ListenerArn".into(), json!(listener_arn));
+    m.insert("Priority".into(), json!(priority));
+    m.insert("Conditions".into(), Value::Array(conditions.clone()));
+    m.insert(
+        "Actions".into(),
+        Value::Array(actions.into_iter().map(action_value).collect()),
+    );
+    Some(Resource {
+        kind: KIND_RULE.into(),
+        name: super::alb::translate::rule_name(listener_name, &conditions),
+        properties: m,
+    })
 }
 
 /// A listener as translate describes it, named `<lb name>:<port>`. `certificates`: the full
@@ -235,14 +428,22 @@ pub fn listener_resource(
     }
 }
 
-fn is_network(lb: &LoadBalancer) -> bool {
-    lb.r#type() == Some(&LoadBalancerTypeEnum::Network)
+/// Whether a load balancer is of the type berth makes for this owner: network for a Service,
+/// application for an Ingress group.
+fn is_our_type(lb: &LoadBalancer, alb: bool) -> bool {
+    lb.r#type()
+        == Some(if alb {
+            &LoadBalancerTypeEnum::Application
+        } else {
+            &LoadBalancerTypeEnum::Network
+        })
 }
 
-fn is_nlb_target_group(tg: &TargetGroup) -> bool {
+fn is_our_target_group(tg: &TargetGroup, alb: bool) -> bool {
+    let protocols: &[&str] = if alb { &ALB_PROTOCOLS } else { &NLB_PROTOCOLS };
     tg.protocol()
         .map(ProtocolEnum::as_str)
-        .is_some_and(|p| NLB_PROTOCOLS.contains(&p))
+        .is_some_and(|p| protocols.contains(&p))
 }
 
 /// What the desired state asks about, by kind and name.
@@ -379,6 +580,30 @@ impl AwsProvider {
         }
     }
 
+    /// A listener's rules (paged), the default rule included.
+    async fn rules_of(&self, listener_arn: &str) -> Result<Vec<Rule>> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let req = self
+                .elb
+                .describe_rules()
+                .listener_arn(listener_arn)
+                .set_marker(marker.clone());
+            let page = self
+                .call(ops::DESCRIBE_RULES, || req.clone().send())
+                .await?;
+            out.extend(page.rules().iter().cloned());
+            marker = page
+                .next_marker()
+                .filter(|m| !m.is_empty())
+                .map(String::from);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     async fn listener_certificates(&self, listener_arn: &str) -> Result<Vec<Certificate>> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
@@ -459,17 +684,18 @@ impl AwsProvider {
         cluster: &str,
         desired: &[Resource],
     ) -> Result<Observed> {
-        let stack = owner.stack();
+        let alb = owner.kind != FrontendKind::Service;
         let wanted = Wanted::new(desired);
         let mut observed = Observed::default();
 
-        // Load balancers: only network ones can be ours; same-named others are conflicts.
+        // Load balancers: only network ones (Services) or application ones (Ingress groups) can
+        // be ours; same-named others are conflicts.
         let lbs: Vec<LoadBalancer> = self
             .all_load_balancers()
             .await?
             .into_iter()
             .filter(|lb| {
-                is_network(lb)
+                is_our_type(lb, alb)
                     || wanted
                         .get(KIND_LB, lb.load_balancer_name().unwrap_or_default())
                         .is_some()
@@ -491,7 +717,7 @@ impl AwsProvider {
                 continue;
             };
             let t = lb_tags.get(arn).unwrap_or(&empty);
-            if is_network(lb) && tags::owned_by(t, cluster, &stack) {
+            if is_our_type(lb, alb) && tags::owned_by_owner(t, cluster, owner) {
                 owned_lbs.push((lb, t));
             } else if wanted.get(KIND_LB, name).is_some() {
                 observed
@@ -506,7 +732,7 @@ impl AwsProvider {
             .await?
             .into_iter()
             .filter(|tg| {
-                is_nlb_target_group(tg)
+                is_our_target_group(tg, alb)
                     || wanted
                         .get(KIND_TG, tg.target_group_name().unwrap_or_default())
                         .is_some()
@@ -527,7 +753,7 @@ impl AwsProvider {
                 continue;
             };
             let t = tg_tags.get(arn).unwrap_or(&empty);
-            if is_nlb_target_group(tg) && tags::owned_by(t, cluster, &stack) {
+            if is_our_target_group(tg, alb) && tags::owned_by_owner(t, cluster, owner) {
                 owned_tgs.push((tg, t));
             } else if wanted.get(KIND_TG, name).is_some() {
                 observed
@@ -538,6 +764,7 @@ impl AwsProvider {
 
         // Details, only for ours and only what the desired state compares.
         let mut listeners = Vec::new();
+        let mut rules = Vec::new();
         for (lb, t) in owned_lbs {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
             let name = lb.load_balancer_name().unwrap_or_default();
@@ -572,6 +799,19 @@ impl AwsProvider {
                 } else {
                     None
                 };
+                if alb {
+                    for r in self.rules_of(&l_arn).await? {
+                        if let (Some(r_arn), Some(res)) =
+                            (r.rule_arn(), rule_resource(&l_name, &l_arn, &r))
+                        {
+                            rules.push(ObservedResource {
+                                id: r_arn.to_string(),
+                                resource: res,
+                                outputs: Map::new(),
+                            });
+                        }
+                    }
+                }
                 listeners.push(ObservedResource {
                     id: l_arn,
                     resource: listener_resource(name, &l, certs.as_deref()),
@@ -599,6 +839,7 @@ impl AwsProvider {
             });
         }
         observed.resources.extend(listeners);
+        observed.resources.extend(rules);
         Ok(observed)
     }
 }
@@ -740,5 +981,124 @@ mod tests {
             json!([{"Type": "forward", "TargetGroupArn": "arn:tg"}])
         );
         assert_eq!(p["Port"], json!(443));
+    }
+
+    /// Every action and condition of the ALB goldens survives the trip desired JSON -> SDK
+    /// request (apply) -> what observe makes of it, byte for byte (key order included: the
+    /// plan compares list items as strings), and an observed rule gets the translator's name.
+    #[test]
+    fn alb_goldens_round_trip_through_the_sdk_shapes() {
+        use crate::aws::apply::{sdk_action, sdk_condition};
+        use aws_sdk_elasticloadbalancingv2::types::Rule as SdkRule;
+        fn unref(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(name)) = m.get("Ref") {
+                        *v = json!(format!("arn:{name}"));
+                        return;
+                    }
+                    m.values_mut().for_each(unref);
+                }
+                Value::Array(a) => a.iter_mut().for_each(unref),
+                _ => {}
+            }
+        }
+        let goldens = [
+            include_str!("../../../testdata/alb-actions.plan.json"),
+            include_str!("../../../testdata/alb-basic.plan.json"),
+            include_str!("../../../testdata/alb-group.plan.json"),
+            include_str!("../../../testdata/alb-group-isolation.plan.json"),
+        ];
+        let mut seen = BTreeSet::new();
+        for g in goldens {
+            let mut plan: Value = serde_json::from_str(g).unwrap();
+            unref(&mut plan);
+            for c in plan["changes"].as_array().unwrap() {
+                let p = &c["properties"];
+                for key in ["DefaultActions", "Actions"] {
+                    for a in p[key].as_array().into_iter().flatten() {
+                        let back = action_value(&sdk_action(a));
+                        assert_eq!(back.to_string(), a.to_string());
+                        seen.insert(a["Type"].as_str().unwrap().to_string());
+                        if a.get("ForwardConfig").is_some() {
+                            seen.insert("weighted".to_string());
+                        }
+                    }
+                }
+                if c["kind"] != KIND_RULE {
+                    continue;
+                }
+                let conditions: Vec<RuleCondition> = p["Conditions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(sdk_condition)
+                    .collect();
+                for (sent, cond) in p["Conditions"].as_array().unwrap().iter().zip(&conditions) {
+                    assert_eq!(condition_value(cond).to_string(), sent.to_string());
+                    seen.insert(sent["Field"].as_str().unwrap().to_string());
+                }
+                let rule = SdkRule::builder()
+                    .rule_arn("arn:rule")
+                    .priority(p["Priority"].to_string())
+                    .is_default(false)
+                    .set_conditions(Some(conditions))
+                    .set_actions(Some(
+                        p["Actions"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(sdk_action)
+                            .collect(),
+                    ))
+                    .build();
+                let listener = p["ListenerArn"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("arn:");
+                let r = rule_resource(listener, "arn:l", &rule).unwrap();
+                assert_eq!(r.name, c["name"].as_str().unwrap());
+                assert_eq!(r.properties["Priority"], p["Priority"]);
+                assert_eq!(r.properties["Conditions"], p["Conditions"]);
+            }
+        }
+        for kind in [
+            "forward",
+            "weighted",
+            "redirect",
+            "fixed-response",
+            "host-header",
+            "path-pattern",
+        ] {
+            assert!(seen.contains(kind), "the goldens have no {kind}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn a_simple_forward_reported_as_a_forward_config_reads_as_the_short_form() {
+        use aws_sdk_elasticloadbalancingv2::types::TargetGroupStickinessConfig;
+        let a = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn("arn:tg")
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn("arn:tg")
+                            .weight(1)
+                            .build(),
+                    )
+                    .target_group_stickiness_config(
+                        TargetGroupStickinessConfig::builder()
+                            .enabled(false)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            action_value(&a),
+            json!({"Type": "forward", "TargetGroupArn": "arn:tg"})
+        );
     }
 }

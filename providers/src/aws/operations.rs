@@ -200,6 +200,8 @@ mod tests {
         assert!(by_sid("TagOwned")["Resource"]
             .as_array()
             .unwrap()
-            .contains(&json!("arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*")));
+            .contains(&json!(
+                "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*"
+            )));
     }
 }

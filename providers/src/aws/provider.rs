@@ -50,13 +50,6 @@ impl Provider for AwsProvider {
         cluster: &str,
         desired: &[Resource],
     ) -> Result<Observed> {
-        // Until observe knows application load balancers and listener rules, refuse for Ingress
-        // groups: otherwise an ALB created once would look foreign (a name conflict) next time.
-        if owner.kind != crate::frontend::FrontendKind::Service {
-            return Err(crate::error::Error::Unavailable(format!(
-                "{owner}: the AWS provider cannot observe or apply Application Load Balancers yet (listener rules are not implemented); use `berth plan` to see the desired ALB"
-            )));
-        }
         self.observe_owned(owner, cluster, desired).await
     }
 

@@ -203,6 +203,14 @@ pub fn parse_action(cx: &Ctx<'_>, key: &str, raw: &str) -> Result<ActionSpec> {
                                 })?,
                         ),
                     };
+                    if enabled && duration.is_none() {
+                        // AWS refuses enabled stickiness without a duration.
+                        return Err(cx.err(
+                            key,
+                            raw,
+                            "targetGroupStickinessConfig with enabled: true needs durationSeconds (1 to 604800)",
+                        ));
+                    }
                     stickiness = Some((enabled, duration));
                 }
             }
@@ -459,8 +467,11 @@ pub fn specificity(
 }
 
 /// Renders an action in CloudFormation's shape, with target groups given as (reference, weight).
+/// Canonical, so that what AWS reports back reads the same: disabled stickiness (AWS's default)
+/// is left out, and one target group of weight 1 without stickiness is the short form.
 pub fn forward(targets: &[(Value, Option<u16>)], stickiness: Option<(bool, Option<u32>)>) -> Value {
-    if let ([(tg, None)], None) = (targets, stickiness) {
+    let stickiness = stickiness.filter(|(enabled, _)| *enabled);
+    if let ([(tg, None | Some(1))], None) = (targets, stickiness) {
         return json!({"Type": "forward", "TargetGroupArn": tg});
     }
     let groups: Vec<Value> = targets
@@ -519,6 +530,34 @@ mod tests {
                 (Some("a"), "/", PathType::Prefix),
                 (None, "/", PathType::Prefix),
             ]
+        );
+    }
+
+    #[test]
+    fn enabled_stickiness_needs_a_duration() {
+        let object = crate::frontend::ObjectRef::service("ns", "ing");
+        let cx = Ctx {
+            object: &object,
+            on: None,
+        };
+        let raw = r#"{"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "a", "servicePort": 80}], "targetGroupStickinessConfig": {"enabled": true}}}"#;
+        let err = parse_action(&cx, "actions.x", raw).unwrap_err();
+        assert!(err.to_string().contains("needs durationSeconds"), "{err}");
+        let raw = r#"{"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "a", "servicePort": 80}], "targetGroupStickinessConfig": {"enabled": false}}}"#;
+        let ActionSpec::Forward {
+            targets,
+            stickiness,
+        } = parse_action(&cx, "actions.x", raw).unwrap()
+        else {
+            panic!("a forward action")
+        };
+        // Disabled stickiness and a single target of weight 1 render as the short form, as AWS
+        // reports it back.
+        let refs: Vec<(Value, Option<u16>)> =
+            targets.iter().map(|_| (json!("arn:tg"), Some(1))).collect();
+        assert_eq!(
+            forward(&refs, stickiness),
+            json!({"Type": "forward", "TargetGroupArn": "arn:tg"})
         );
     }
 
