@@ -1,0 +1,611 @@
+//! The end-to-end harness shared by operator/tests/e2e_*.rs: a test namespace, cluster name,
+//! VPC, EC2 instances and Nodes of its own (TestEnv), the spawned `berth run` binary (Berth) and
+//! its parsed /metrics (Metrics). Each test crate uses part of it.
+#![allow(dead_code)]
+
+pub use aws_sdk_ec2 as ec2;
+pub use aws_sdk_elasticloadbalancingv2 as elb;
+pub use k8s_openapi::api::coordination::v1::Lease;
+pub use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+pub use k8s_openapi::api::events::v1::Event;
+pub use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+pub use serde_json::json;
+pub use std::collections::{BTreeMap, BTreeSet};
+pub use std::future::Future;
+pub use std::path::PathBuf;
+pub use std::process::{Child, Command, Stdio};
+pub use std::time::{Duration, Instant};
+pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const FINALIZER: &str = "service.k8s.aws/resources";
+pub const CONDITION: &str = "berth.dev/LoadBalancerReady";
+pub const TYPE_ANNOTATION: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
+pub const AMI: &str = "ami-12c6146b";
+/// Lease settings of the spawned processes (short, so that takeover is quick).
+pub const LEASE: Duration = Duration::from_secs(3);
+
+pub fn require(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run through bash localstack/test.sh"))
+}
+
+pub fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "e2e-{tag}-{:06x}",
+        (nanos as u64 ^ u64::from(std::process::id())) & 0xff_ffff
+    )
+}
+
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+pub struct TestEnv {
+    pub kubeconfig: String,
+    pub client: kube::Client,
+    ec2: ec2::Client,
+    pub elb: elb::Client,
+    pub ns: String,
+    pub cluster: String,
+    pub dir: tempfile::TempDir,
+    pub subnets: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    pub async fn new(tag: &str) -> TestEnv {
+        berth::install_crypto_provider();
+        let kubeconfig = require("BERTH_TEST_KUBECONFIG");
+        require("AWS_ENDPOINT_URL");
+        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("read kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("kubeconfig");
+        let client = kube::Client::try_from(config).expect("client");
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let id = unique(tag);
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": id}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        let mut env = TestEnv {
+            kubeconfig,
+            client,
+            ec2: ec2::Client::new(&aws),
+            elb: elb::Client::new(&aws),
+            ns: id.clone(),
+            cluster: id,
+            dir: tempfile::tempdir().expect("tempdir"),
+            subnets: Vec::new(),
+        };
+        env.network().await;
+        env
+    }
+
+    /// A VPC with two subnets tagged for internal NLBs of this test's cluster.
+    pub async fn network(&mut self) {
+        let vpc = self
+            .ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .expect("CreateVpc")
+            .vpc
+            .and_then(|v| v.vpc_id)
+            .expect("vpc id");
+        for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+            let subnet = self
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.0.{i}.0/24"))
+                .availability_zone(*az)
+                .send()
+                .await
+                .expect("CreateSubnet")
+                .subnet
+                .and_then(|s| s.subnet_id)
+                .expect("subnet id");
+            self.ec2
+                .create_tags()
+                .resources(&subnet)
+                .tags(
+                    ec2::types::Tag::builder()
+                        .key("kubernetes.io/role/internal-elb")
+                        .value("1")
+                        .build(),
+                )
+                .tags(
+                    ec2::types::Tag::builder()
+                        .key(format!("kubernetes.io/cluster/{}", self.cluster))
+                        .value("owned")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("CreateTags");
+            self.subnets.push((subnet, az.to_string()));
+        }
+    }
+
+    /// Launches an EC2 instance and registers a Node for it; returns the instance ID.
+    pub async fn node(&self, name: &str) -> String {
+        let (subnet, az) = &self.subnets[0];
+        let out = self
+            .ec2
+            .run_instances()
+            .image_id(AMI)
+            .instance_type(ec2::types::InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .expect("RunInstances");
+        let id = out.instances()[0]
+            .instance_id()
+            .expect("instance id")
+            .to_string();
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": self.node_name(name), "labels": {"berth-e2e": self.ns}},
+            "spec": {"providerID": format!("aws:///{az}/{id}")}
+        }))
+        .unwrap();
+        Api::<Node>::all(self.client.clone())
+            .create(&PostParams::default(), &node)
+            .await
+            .expect("create Node");
+        id
+    }
+
+    pub fn node_name(&self, name: &str) -> String {
+        format!("{}-{name}", self.ns)
+    }
+
+    pub async fn delete_node(&self, name: &str) {
+        Api::<Node>::all(self.client.clone())
+            .delete(&self.node_name(name), &DeleteParams::default())
+            .await
+            .expect("delete Node");
+    }
+
+    pub fn services(&self) -> Api<Service> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub async fn create_service(&self, name: &str, annotations: serde_json::Value) -> Service {
+        let mut ann = json!({TYPE_ANNOTATION: "external"});
+        if let (Some(a), Some(extra)) = (ann.as_object_mut(), annotations.as_object()) {
+            a.extend(extra.clone());
+        }
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": ann},
+            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+        }))
+        .unwrap();
+        self.services()
+            .create(&PostParams::default(), &svc)
+            .await
+            .expect("create Service")
+    }
+
+    /// Waits for `status.loadBalancer.ingress[0].hostname`; returns the Service.
+    pub async fn wait_hostname(&self, name: &str, timeout: Duration) -> (Service, String) {
+        let api = self.services();
+        eventually(&format!("Service {name} gets a hostname"), timeout, || {
+            let api = api.clone();
+            async move {
+                let svc = api.get(name).await.ok()?;
+                let h = svc
+                    .status
+                    .as_ref()?
+                    .load_balancer
+                    .as_ref()?
+                    .ingress
+                    .as_ref()?
+                    .first()?
+                    .hostname
+                    .clone()?;
+                Some((svc, h))
+            }
+        })
+        .await
+    }
+
+    pub fn stack(&self, name: &str) -> String {
+        format!("{}/{name}", self.ns)
+    }
+
+    /// ARNs among `arns` whose tags say this test's cluster and `stack`.
+    pub async fn owned(&self, arns: Vec<String>, stack_key: &str, stack: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for chunk in arns.chunks(20) {
+            let tags = self
+                .elb
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("DescribeTags");
+            for d in tags.tag_descriptions() {
+                let t: BTreeMap<&str, &str> = d
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value()?)))
+                    .collect();
+                if t.get("elbv2.k8s.aws/cluster") == Some(&self.cluster.as_str())
+                    && t.get(stack_key) == Some(&stack)
+                {
+                    out.extend(d.resource_arn().map(str::to_string));
+                }
+            }
+        }
+        out
+    }
+
+    pub async fn our_lbs(&self, name: &str) -> Vec<elb::types::LoadBalancer> {
+        let all = self
+            .elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .expect("DescribeLoadBalancers");
+        let arns = all
+            .load_balancers()
+            .iter()
+            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+            .collect();
+        let ours = self
+            .owned(arns, "service.k8s.aws/stack", &self.stack(name))
+            .await;
+        all.load_balancers()
+            .iter()
+            .filter(|l| l.load_balancer_arn().is_some_and(|a| ours.contains(a)))
+            .cloned()
+            .collect()
+    }
+
+    pub async fn our_tgs(&self, name: &str) -> Vec<elb::types::TargetGroup> {
+        let all = self
+            .elb
+            .describe_target_groups()
+            .send()
+            .await
+            .expect("DescribeTargetGroups");
+        let arns = all
+            .target_groups()
+            .iter()
+            .filter_map(|t| t.target_group_arn().map(str::to_string))
+            .collect();
+        let ours = self
+            .owned(arns, "service.k8s.aws/stack", &self.stack(name))
+            .await;
+        all.target_groups()
+            .iter()
+            .filter(|t| t.target_group_arn().is_some_and(|a| ours.contains(a)))
+            .cloned()
+            .collect()
+    }
+
+    pub async fn targets(&self, tg_arn: &str) -> BTreeSet<(String, i32)> {
+        self.elb
+            .describe_target_health()
+            .target_group_arn(tg_arn)
+            .send()
+            .await
+            .expect("DescribeTargetHealth")
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| {
+                (
+                    t.id().unwrap_or_default().to_string(),
+                    t.port().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn events(&self) -> Vec<Event> {
+        Api::<Event>::namespaced(self.client.clone(), &self.ns)
+            .list(&ListParams::default())
+            .await
+            .expect("list Events")
+            .items
+    }
+
+    /// Waits for a Warning Event about the Service `name`.
+    pub async fn warning_event(&self, name: &str) -> Event {
+        eventually(
+            &format!("a Warning Event for {name}"),
+            Duration::from_secs(30),
+            || async {
+                self.events().await.into_iter().find(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+            },
+        )
+        .await
+    }
+
+    /// Waits until the Service's berth condition has this status and reason.
+    pub async fn wait_condition(&self, name: &str, status: &str, reason: &str) -> Service {
+        let want = Some((status.to_string(), reason.to_string()));
+        eventually(
+            &format!("condition {status}/{reason} on {name}"),
+            Duration::from_secs(15),
+            || async {
+                let s = self.services().get(name).await.ok()?;
+                (condition(&s) == want).then_some(s)
+            },
+        )
+        .await
+    }
+
+    pub async fn lease_holder(&self) -> Option<String> {
+        Api::<Lease>::namespaced(self.client.clone(), &self.ns)
+            .get("berth-leader")
+            .await
+            .ok()?
+            .spec?
+            .holder_identity
+            .filter(|h| !h.is_empty())
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `berth run` child process. Killed on drop; its log is printed when a test fails.
+pub struct Berth {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub identity: String,
+}
+
+impl Berth {
+    pub fn spawn(env: &TestEnv, identity: &str) -> Berth {
+        Self::spawn_with(env, identity, "3s")
+    }
+
+    /// `resync`: how often converged objects are reconciled again (long when a test must show
+    /// that a change itself triggers the work).
+    pub fn spawn_with(env: &TestEnv, identity: &str, resync: &str) -> Berth {
+        let port = free_port();
+        let log = env.dir.path().join(format!("{identity}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "run",
+                "--cluster-name",
+                &env.cluster,
+                "--identity",
+                identity,
+            ])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{port}"),
+                "--resync",
+                resync,
+            ])
+            .args([
+                "--leader-election-namespace",
+                &env.ns,
+                "--lease-duration",
+                "3s",
+                "--lease-renew-interval",
+                "1s",
+            ])
+            .args([
+                "--watch-namespace",
+                &env.ns,
+                "--node-selector",
+                &format!("berth-e2e={}", env.ns),
+            ])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env("RUST_LOG", "info,berth=debug")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn berth");
+        Berth {
+            child,
+            port,
+            log,
+            identity: identity.into(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .ok()?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).await.ok()?;
+        let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Some((code, body))
+    }
+
+    /// Waits until /readyz answers 200 with `phase` (`leader` or `standby`).
+    pub async fn wait_phase(&self, phase: &str, timeout: Duration) {
+        eventually(
+            &format!("{} /readyz says {phase}", self.identity),
+            timeout,
+            || async {
+                matches!(self.get("/readyz").await, Some((200, b)) if b.trim() == phase)
+                    .then_some(())
+            },
+        )
+        .await
+    }
+
+    pub async fn metrics(&self) -> Metrics {
+        let (code, body) = self.get("/metrics").await.expect("GET /metrics");
+        assert_eq!(code, 200);
+        Metrics(
+            body.lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .filter_map(|l| {
+                    let (k, v) = l.rsplit_once(' ')?;
+                    Some((k.to_string(), v.parse().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {}", self.child.id());
+    }
+
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} did not exit within {timeout:?}",
+                self.identity
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!(
+                "---- last lines of {} ({}) ----",
+                self.identity,
+                self.log.display()
+            );
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// Parsed `/metrics`: `name{labels}` -> value.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics(pub BTreeMap<String, f64>);
+
+impl Metrics {
+    pub fn value(&self, key: &str) -> f64 {
+        self.0.get(key).copied().unwrap_or(0.0)
+    }
+
+    /// Cloud API calls per operation (both outcomes).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for (k, v) in &self.0 {
+            if let Some(rest) = k.strip_prefix("berth_cloud_api_calls_total{") {
+                if let Some(op) = rest
+                    .split("operation=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                {
+                    *out.entry(op.to_string()).or_insert(0) += *v as u64;
+                }
+            }
+        }
+        out
+    }
+
+    pub fn successes(&self) -> u64 {
+        self.value(r#"berth_reconciles_total{result="success"}"#) as u64
+    }
+}
+
+/// Calls made between two snapshots, per operation.
+pub fn delta(before: &Metrics, after: &Metrics) -> BTreeMap<String, u64> {
+    let b = before.calls();
+    after
+        .calls()
+        .into_iter()
+        .filter_map(|(op, n)| {
+            let d = n - b.get(&op).copied().unwrap_or(0);
+            (d > 0).then_some((op, d))
+        })
+        .collect()
+}
+
+pub fn mutating(calls: &BTreeMap<String, u64>) -> u64 {
+    calls
+        .iter()
+        .filter(|(op, _)| providers::metrics::is_mutating(op))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+pub fn summary(calls: &BTreeMap<String, u64>) -> String {
+    let total: u64 = calls.values().sum();
+    let list: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
+    format!(
+        "{total} calls ({} mutating): {}",
+        mutating(calls),
+        list.join(" ")
+    )
+}
+
+pub fn condition(svc: &Service) -> Option<(String, String)> {
+    svc.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == CONDITION)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
