@@ -738,3 +738,167 @@ async fn an_alb_group_is_created_converges_changes_member_by_member_and_is_delet
     let again = w.sync(&[]).await.expect("delete again");
     assert!(again.0.is_empty());
 }
+
+/// (port, CIDR) of a security group's ingress rules, sorted.
+async fn sg_rules(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<(i32, String)> {
+    let out = ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    let sg = &out.security_groups()[0];
+    let mut v: Vec<(i32, String)> = sg
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            assert_eq!(p.ip_protocol(), Some("tcp"));
+            assert_eq!(p.from_port(), p.to_port());
+            let port = p.from_port().unwrap_or_default();
+            p.ip_ranges()
+                .iter()
+                .filter_map(move |r| Some((port, r.cidr_ip()?.to_string())))
+                .chain(
+                    p.ipv6_ranges()
+                        .iter()
+                        .filter_map(move |r| Some((port, r.cidr_ipv6()?.to_string()))),
+                )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Without `security-groups`, the ALB gets a security group berth creates (before the ALB),
+/// opens on each listen port to `inbound-cidrs`, changes by delta and deletes after the ALB.
+#[tokio::test]
+async fn an_alb_without_security_groups_gets_a_managed_one() {
+    use providers::aws::KIND_SG;
+    let w = World::new("albsg").await;
+    let sdk: SdkConfig = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let with_cidrs = |cidrs: &str| {
+        member(
+            &w,
+            "a",
+            1,
+            "a.example.com",
+            &[("/api", PathType::Prefix, "api")],
+            &[
+                (ann::SECURITY_GROUPS, String::new()),
+                (ann::INBOUND_CIDRS, cidrs.to_string()),
+            ],
+        )
+    };
+
+    // Create: the security group first (with its rules), then the ALB that uses it.
+    w.calls.reset();
+    let (plan, _) = w.reconcile(vec![with_cidrs("")]).await.expect("create");
+    print_calls("create (managed security group)", &w.calls);
+    assert_eq!(
+        summary(&plan)[..2],
+        ["Create SecurityGroup", "Create LoadBalancer"]
+    );
+    let ops = w.calls.by_operation();
+    assert_eq!(ops.get("CreateSecurityGroup"), Some(&1));
+    assert_eq!(ops.get("AuthorizeSecurityGroupIngress"), Some(&1));
+    assert_eq!(ops.get("CreateTags"), None, "tagged at creation");
+    let sg_name = plan.changes[0].name.clone();
+    let lb = w
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+        .iter()
+        .find(|l| l.load_balancer_name() == Some(plan.changes[1].name.as_str()))
+        .cloned()
+        .expect("the ALB");
+    assert_eq!(lb.security_groups().len(), 1, "{:?}", lb.security_groups());
+    let sg_id = lb.security_groups()[0].clone();
+    let sg = ec2
+        .describe_security_groups()
+        .group_ids(&sg_id)
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .clone();
+    assert_eq!(sg.group_name(), Some(sg_name.as_str()));
+    assert!(sg
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(tags::CLUSTER) && t.value() == Some(w.cluster.as_str())));
+    let open = |cidrs: &[&str]| -> Vec<(i32, String)> {
+        let mut v: Vec<(i32, String)> = [80, 443]
+            .iter()
+            .flat_map(|p| cidrs.iter().map(move |c| (*p, c.to_string())))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sg_rules(&ec2, &sg_id).await, open(&["0.0.0.0/0"]));
+    assert_noop(&w, vec![with_cidrs("")], "no-op (managed security group)").await;
+
+    // inbound-cidrs: only the delta is authorized and revoked.
+    w.calls.reset();
+    let (plan, _) = w
+        .reconcile(vec![with_cidrs("10.0.0.0/8, 192.168.0.0/16")])
+        .await
+        .expect("inbound-cidrs");
+    print_calls("change inbound-cidrs", &w.calls);
+    assert_eq!(summary(&plan), ["Update SecurityGroup"]);
+    let ops = w.calls.by_operation();
+    assert_eq!(ops.get("AuthorizeSecurityGroupIngress"), Some(&1));
+    assert_eq!(ops.get("RevokeSecurityGroupIngress"), Some(&1));
+    assert_eq!(w.calls.mutating(), 2, "{ops:?}");
+    assert_eq!(
+        sg_rules(&ec2, &sg_id).await,
+        open(&["10.0.0.0/8", "192.168.0.0/16"])
+    );
+    assert_noop(
+        &w,
+        vec![with_cidrs("10.0.0.0/8, 192.168.0.0/16")],
+        "no-op (inbound-cidrs)",
+    )
+    .await;
+    w.calls.reset();
+    w.reconcile(vec![with_cidrs("10.0.0.0/8")])
+        .await
+        .expect("fewer cidrs");
+    assert_eq!(
+        w.calls.mutating(),
+        1,
+        "one revoke: {:?}",
+        w.calls.by_operation()
+    );
+    assert_eq!(sg_rules(&ec2, &sg_id).await, open(&["10.0.0.0/8"]));
+
+    // Deletion: the security group goes after the ALB.
+    let (plan, _) = w.sync(&[]).await.expect("delete");
+    let pos = |kind: &str| {
+        plan.changes
+            .iter()
+            .position(|c| c.action == Action::Delete && c.kind == kind)
+            .unwrap_or_else(|| panic!("no delete of {kind}: {:?}", summary(&plan)))
+    };
+    assert!(pos(KIND_LB) < pos(KIND_SG), "{:?}", summary(&plan));
+    let left = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(&sg_name)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    assert!(
+        left.security_groups().is_empty(),
+        "the security group remains"
+    );
+    assert!(w.tagged().await.is_empty(), "tagged resources remain");
+    assert!(w.sync(&[]).await.expect("delete again").0.is_empty());
+}

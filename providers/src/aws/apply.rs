@@ -3,6 +3,11 @@
 //! the ARNs that earlier creates returned. Updates and deletes act only on ARNs that observe
 //! found carrying our ownership tags (checked for the whole plan before the first call).
 //!
+//! A managed security group is created tagged (TagSpecifications) and then given its ingress
+//! rules; an update authorizes the missing rules before it revokes the extra ones; it is deleted
+//! after the load balancer, retrying DependencyViolation (AWS releases the load balancer's
+//! network interfaces asynchronously).
+//!
 //! Listener rules (ALB) first make room, so that no priority is ever taken twice: rules that go
 //! are deleted (unless their listener goes too), rules that stay move to their new priorities
 //! in one SetRulePriorities call; only then are rules created (with the other creates) and
@@ -11,7 +16,7 @@
 use super::client::AwsProvider;
 use super::observe::owned_ids;
 use super::operations as ops;
-use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
+use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_TG};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan};
 use crate::provider::Address;
@@ -27,6 +32,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Target-group properties that ModifyTargetGroup changes.
 const HEALTH_CHECK: [&str; 9] = [
@@ -302,6 +308,96 @@ fn sdk_conditions(p: &Map<String, Value>) -> Vec<RuleCondition> {
         .unwrap_or_default()
 }
 
+/// One ingress rule of a security group: (protocol, from port, to port, CIDR, description).
+pub type SgRule = (String, i32, i32, String, String);
+
+/// The `SecurityGroupIngress` entries as rules.
+pub fn sg_rules(p: Option<&Map<String, Value>>) -> BTreeSet<SgRule> {
+    p.and_then(|p| p.get("SecurityGroupIngress"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    let port = |k: &str| {
+                        r.get(k)
+                            .and_then(Value::as_i64)
+                            .and_then(|n| i32::try_from(n).ok())
+                    };
+                    Some((
+                        vstr(r, "IpProtocol")?,
+                        port("FromPort")?,
+                        port("ToPort")?,
+                        vstr(r, "CidrIp").or_else(|| vstr(r, "CidrIpv6"))?,
+                        vstr(r, "Description").unwrap_or_default(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What to change on a security group, in this order: (revoke first: current rules that a
+/// desired one replaces with another description, authorize: the desired rules that are
+/// missing, revoke last: the other current rules no longer desired). New rules are authorized
+/// before old ones are revoked, so changing `inbound-cidrs` never closes the load balancer.
+pub fn sg_rule_delta(
+    desired: &BTreeSet<SgRule>,
+    current: &BTreeSet<SgRule>,
+) -> (Vec<SgRule>, Vec<SgRule>, Vec<SgRule>) {
+    let add: Vec<SgRule> = desired.difference(current).cloned().collect();
+    let (first, last): (Vec<SgRule>, Vec<SgRule>) =
+        current
+            .difference(desired)
+            .cloned()
+            .partition(|(p, f, t, c, _)| {
+                add.iter()
+                    .any(|(p2, f2, t2, c2, _)| (p, f, t, c) == (p2, f2, t2, c2))
+            });
+    (first, add, last)
+}
+
+/// Rules -> the EC2 SDK's permissions (one per rule).
+fn sdk_permissions(rules: &[SgRule]) -> Vec<aws_sdk_ec2::types::IpPermission> {
+    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
+    rules
+        .iter()
+        .map(|(proto, from, to, cidr, description)| {
+            let description = Some(description.clone()).filter(|d| !d.is_empty());
+            let b = IpPermission::builder()
+                .ip_protocol(proto)
+                .from_port(*from)
+                .to_port(*to);
+            if cidr.contains(':') {
+                b.ipv6_ranges(
+                    Ipv6Range::builder()
+                        .cidr_ipv6(cidr)
+                        .set_description(description)
+                        .build(),
+                )
+            } else {
+                b.ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip(cidr)
+                        .set_description(description)
+                        .build(),
+                )
+            }
+            .build()
+        })
+        .collect()
+}
+
+fn ec2_tags(pairs: &[(String, String)]) -> Vec<aws_sdk_ec2::types::Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// How long a DeleteSecurityGroup that fails with DependencyViolation is retried: after
+/// DeleteLoadBalancer, AWS releases the load balancer's network interfaces asynchronously.
+const SG_DELETE_RETRIES: [u64; 7] = [2, 4, 8, 15, 15, 30, 30];
+
 fn cert(arn: &str) -> Certificate {
     Certificate::builder().certificate_arn(arn).build()
 }
@@ -415,6 +511,15 @@ impl AwsProvider {
             };
             let id = c.id.clone().unwrap_or_default();
             match (c.action, c.kind.as_str()) {
+                (Action::Create, KIND_SG) => {
+                    let id = self.create_sg(c, &p).await?;
+                    ids.insert(c.name.clone(), id);
+                }
+                (Action::Update, KIND_SG) => self.update_sg(c, &id, &p).await?,
+                (Action::Delete, KIND_SG) => {
+                    self.delete_sg(&id).await?;
+                    deleted.insert(id);
+                }
                 (Action::Create, KIND_LB) => {
                     let (arn, dns) = self.create_lb(c, &p).await?;
                     ids.insert(c.name.clone(), arn);
@@ -476,6 +581,117 @@ impl AwsProvider {
                 .find_map(|o| o.outputs.get("DNSName")?.as_str().map(String::from))
         });
         Ok(dns.map(|d| Address::Hostname(d.to_ascii_lowercase())))
+    }
+
+    /// CreateSecurityGroup, tagged at creation (TagSpecifications), then its ingress rules.
+    async fn create_sg(&self, c: &Change, p: &Map<String, Value>) -> Result<String> {
+        use aws_sdk_ec2::types::{ResourceType, TagSpecification};
+        let req = self
+            .ec2
+            .create_security_group()
+            .group_name(required(c, p, "GroupName")?)
+            .description(required(c, p, "GroupDescription")?)
+            .set_vpc_id(str_of(p, "VpcId").map(String::from))
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(ec2_tags(&pairs(Some(p), "Tags"))))
+                    .build(),
+            );
+        let out = self
+            .call(ops::CREATE_SECURITY_GROUP, || req.clone().send())
+            .await?;
+        let id = out
+            .group_id()
+            .ok_or_else(|| {
+                Error::cloud("CreateSecurityGroup", "the response has no GroupId", true)
+            })?
+            .to_string();
+        let rules: Vec<SgRule> = sg_rules(Some(p)).into_iter().collect();
+        self.authorize(&id, &rules).await?;
+        Ok(id)
+    }
+
+    async fn authorize(&self, id: &str, rules: &[SgRule]) -> Result<()> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let req = self
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(sdk_permissions(rules)));
+        self.call(ops::AUTHORIZE_SECURITY_GROUP_INGRESS, || req.clone().send())
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke(&self, id: &str, rules: &[SgRule]) -> Result<()> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let req = self
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(sdk_permissions(rules)));
+        self.call(ops::REVOKE_SECURITY_GROUP_INGRESS, || req.clone().send())
+            .await?;
+        Ok(())
+    }
+
+    /// The ingress rules as a delta (authorize the missing, revoke the extra); tags added.
+    async fn update_sg(&self, c: &Change, id: &str, p: &Map<String, Value>) -> Result<()> {
+        immutable(c, &["SecurityGroupIngress", "Tags"])?;
+        let cur = c.current.as_ref();
+        let changed = |k: &str| c.changed.iter().any(|x| x == k);
+        if changed("SecurityGroupIngress") {
+            let (first, add, last) = sg_rule_delta(&sg_rules(Some(p)), &sg_rules(cur));
+            self.revoke(id, &first).await?;
+            self.authorize(id, &add).await?;
+            self.revoke(id, &last).await?;
+        }
+        if changed("Tags") {
+            let add = pairs_to_set(&pairs(Some(p), "Tags"), &pairs(cur, "Tags"));
+            if !add.is_empty() {
+                let req = self
+                    .ec2
+                    .create_tags()
+                    .resources(id)
+                    .set_tags(Some(ec2_tags(&add)));
+                self.call(ops::CREATE_TAGS, || req.clone().send()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteSecurityGroup. Right after DeleteLoadBalancer, AWS may still hold the load
+    /// balancer's network interfaces in the group (DependencyViolation): retried with backoff
+    /// for about two minutes, then a retryable error (the next reconcile tries again).
+    async fn delete_sg(&self, id: &str) -> Result<()> {
+        let mut waits = SG_DELETE_RETRIES.iter();
+        loop {
+            let req = self.ec2.delete_security_group().group_id(id);
+            match self
+                .call_coded(ops::DELETE_SECURITY_GROUP, || req.clone().send())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(f) if f.code.as_deref() == Some("InvalidGroup.NotFound") => return Ok(()),
+                Err(f) if f.code.as_deref() == Some("DependencyViolation") => {
+                    let Some(secs) = waits.next() else {
+                        return Err(Error::cloud(
+                            "DeleteSecurityGroup",
+                            format!("{id} is still in use (DependencyViolation): {}", f.error),
+                            true,
+                        ));
+                    };
+                    tracing::debug!(id, secs, "security group still in use; retrying");
+                    tokio::time::sleep(Duration::from_secs(*secs)).await;
+                }
+                Err(f) => return Err(f.error),
+            }
+        }
     }
 
     async fn create_lb(
@@ -1117,6 +1333,34 @@ mod tests {
             );
         }
         assert_eq!(calls.total(), 0);
+    }
+
+    #[test]
+    fn security_group_rules_change_by_delta_new_before_old() {
+        let rule = |port: u16, cidr: &str| crate::aws::alb::translate::sg_ingress_rule(port, cidr);
+        let d = json!({"SecurityGroupIngress": [rule(80, "10.0.0.0/8"), rule(80, "192.168.0.0/16"), rule(443, "10.0.0.0/8")]});
+        let mut stale = rule(443, "10.0.0.0/8");
+        stale["Description"] = json!("old");
+        let c = json!({"SecurityGroupIngress": [rule(80, "10.0.0.0/8"), rule(80, "0.0.0.0/0"), stale, rule(80, "::/0")]});
+        let (first, add, last) = sg_rule_delta(&sg_rules(d.as_object()), &sg_rules(c.as_object()));
+        let cidrs = |v: &[SgRule]| {
+            v.iter()
+                .map(|r| format!("{}/{}", r.1, r.3))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            cidrs(&first),
+            ["443/10.0.0.0/8"],
+            "same rule, other description"
+        );
+        assert_eq!(cidrs(&add), ["80/192.168.0.0/16", "443/10.0.0.0/8"]);
+        assert_eq!(cidrs(&last), ["80/0.0.0.0/0", "80/::/0"]);
+        let same = sg_rules(d.as_object());
+        let (a, b, c) = sg_rule_delta(&same, &same);
+        assert!(a.is_empty() && b.is_empty() && c.is_empty());
+        let perms = sdk_permissions(&last);
+        assert_eq!(perms[1].ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
+        assert_eq!(perms[0].ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
     }
 
     #[test]

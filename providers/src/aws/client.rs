@@ -144,7 +144,11 @@ impl AwsProvider {
         }
     }
 
-    async fn call_coded<T, E, F, Fut>(&self, op: Op, mut f: F) -> std::result::Result<T, Failure>
+    pub(crate) async fn call_coded<T, E, F, Fut>(
+        &self,
+        op: Op,
+        mut f: F,
+    ) -> std::result::Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E>>>,

@@ -22,9 +22,13 @@ pub const KIND_LB: &str = "AWS::ElasticLoadBalancingV2::LoadBalancer";
 pub const KIND_TG: &str = "AWS::ElasticLoadBalancingV2::TargetGroup";
 pub const KIND_LISTENER: &str = "AWS::ElasticLoadBalancingV2::Listener";
 pub const KIND_RULE: &str = "AWS::ElasticLoadBalancingV2::ListenerRule";
+/// An ALB's managed (frontend) security group.
+pub const KIND_SG: &str = "AWS::EC2::SecurityGroup";
 
-/// Creation order: a listener needs its load balancer and target group, a rule its listener.
-pub const KIND_ORDER: [&str; 4] = [KIND_LB, KIND_TG, KIND_LISTENER, KIND_RULE];
+/// Creation order: a load balancer needs its managed security group, a listener its load
+/// balancer and target group, a rule its listener. Deletes run backward, so the security group
+/// goes after the load balancer that uses it.
+pub const KIND_ORDER: [&str; 5] = [KIND_SG, KIND_LB, KIND_TG, KIND_LISTENER, KIND_RULE];
 
 /// The pure half of the pipeline: annotations + Kubernetes facts + cloud facts -> resources.
 pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<Resource>> {

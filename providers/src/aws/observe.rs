@@ -10,13 +10,17 @@
 //! ARNs, then only for our resources: DescribeListeners per load balancer, DescribeRules per
 //! listener (ALBs only; the default rule is the listener's DefaultActions), and the details the
 //! desired state compares (attributes, targets, extra certificates).
+//! For an Ingress group also one DescribeSecurityGroups call (EC2 filters by the cluster and
+//! stack tags server-side) for its managed security group, and a second one by group name
+//! (in its VPC) only while a desired security group is not found among ours.
 
 use super::client::AwsProvider;
 use super::operations as ops;
-use super::{tags, translate, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
+use super::{tags, translate, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_TG};
 use crate::error::Result;
 use crate::frontend::{FrontendKind, ObjectRef};
 use crate::plan::{Observed, ObservedResource, Resource};
+use aws_sdk_ec2::types::{Filter, SecurityGroup};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, Certificate, Listener, LoadBalancer, LoadBalancerTypeEnum, ProtocolEnum, Rule,
     RuleCondition, TargetGroup, TargetHealthDescription, TargetHealthStateEnum,
@@ -428,6 +432,78 @@ pub fn listener_resource(
     }
 }
 
+/// An ALB's managed security group as the translator describes it: one ingress entry per CIDR
+/// (`{IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6, Description?}`), sorted. Only CIDR
+/// ranges are read: rules from other security groups or prefix lists are not berth's.
+pub fn sg_resource(sg: &SecurityGroup) -> Resource {
+    let name = sg.group_name().unwrap_or_default().to_string();
+    let mut m = Map::new();
+    m.insert("GroupName".into(), json!(name));
+    if let Some(d) = sg.description() {
+        m.insert("GroupDescription".into(), json!(d));
+    }
+    if let Some(v) = sg.vpc_id() {
+        m.insert("VpcId".into(), json!(v));
+    }
+    let mut rules: Vec<Value> = Vec::new();
+    for p in sg.ip_permissions() {
+        let entry = |key: &str, cidr: &str, description: Option<&str>| {
+            let mut e = Map::new();
+            e.insert(
+                "IpProtocol".into(),
+                json!(p.ip_protocol().unwrap_or_default()),
+            );
+            if let Some(f) = p.from_port() {
+                e.insert("FromPort".into(), json!(f));
+            }
+            if let Some(t) = p.to_port() {
+                e.insert("ToPort".into(), json!(t));
+            }
+            e.insert(key.into(), json!(cidr));
+            if let Some(d) = description.filter(|d| !d.is_empty()) {
+                e.insert("Description".into(), json!(d));
+            }
+            Value::Object(e)
+        };
+        for r in p.ip_ranges() {
+            if let Some(c) = r.cidr_ip() {
+                rules.push(entry("CidrIp", c, r.description()));
+            }
+        }
+        for r in p.ipv6_ranges() {
+            if let Some(c) = r.cidr_ipv6() {
+                rules.push(entry("CidrIpv6", c, r.description()));
+            }
+        }
+    }
+    rules.sort_by_key(Value::to_string);
+    rules.dedup();
+    m.insert("SecurityGroupIngress".into(), Value::Array(rules));
+    let t: Tags = sg
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    m.insert("Tags".into(), tags_value(&t));
+    Resource {
+        kind: KIND_SG.into(),
+        name,
+        properties: m,
+    }
+}
+
+fn ec2_filter(name: &str, values: Vec<String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
+}
+
 /// Whether a load balancer is of the type berth makes for this owner: network for a Service,
 /// application for an Ingress group.
 fn is_our_type(lb: &LoadBalancer, alb: bool) -> bool {
@@ -677,6 +753,97 @@ impl AwsProvider {
         Ok(out.target_health_descriptions().to_vec())
     }
 
+    /// Security groups matching the filters (paged).
+    async fn security_groups(&self, filters: Vec<Filter>) -> Result<Vec<SecurityGroup>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let req = self
+                .ec2
+                .describe_security_groups()
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token.clone());
+            let page = self
+                .call(ops::DESCRIBE_SECURITY_GROUPS, || req.clone().send())
+                .await?;
+            out.extend(page.security_groups().iter().cloned());
+            token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// An Ingress group's managed security groups: found by the cluster and stack tags in one
+    /// DescribeSecurityGroups call (EC2 filters by tag server-side). A desired group that is
+    /// not among them is looked up by name (in its VPC): one that exists is someone else's.
+    async fn observe_security_groups(
+        &self,
+        owner: &ObjectRef,
+        cluster: &str,
+        desired: &[Resource],
+        observed: &mut Observed,
+    ) -> Result<()> {
+        let found = self
+            .security_groups(vec![
+                ec2_filter(&format!("tag:{}", tags::CLUSTER), vec![cluster.to_string()]),
+                ec2_filter(
+                    &format!("tag:{}", tags::stack_key(owner)),
+                    vec![tags::stack_value(owner)],
+                ),
+            ])
+            .await?;
+        for sg in &found {
+            let Some(id) = sg.group_id() else { continue };
+            let t: Tags = sg
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect();
+            if tags::owned_by_owner(&t, cluster, owner) {
+                observed.resources.push(ObservedResource {
+                    id: id.to_string(),
+                    resource: sg_resource(sg),
+                    outputs: Map::new(),
+                });
+            }
+        }
+        for d in desired.iter().filter(|d| d.kind == KIND_SG) {
+            if observed.find(KIND_SG, &d.name).is_some() {
+                continue;
+            }
+            let mut filters = vec![ec2_filter("group-name", vec![d.name.clone()])];
+            let vpc = d
+                .properties
+                .get("VpcId")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .or_else(|| self.vpc_id.clone());
+            if let Some(v) = vpc {
+                filters.push(ec2_filter("vpc-id", vec![v]));
+            }
+            if let Some(id) = self
+                .security_groups(filters)
+                .await?
+                .iter()
+                .find_map(|sg| sg.group_id())
+            {
+                observed
+                    .foreign
+                    .insert((KIND_SG.to_string(), d.name.clone()), id.to_string());
+            }
+        }
+        Ok(())
+    }
+
     /// Our resources for `owner`, and same-named resources that are not ours.
     pub async fn observe_owned(
         &self,
@@ -687,6 +854,10 @@ impl AwsProvider {
         let alb = owner.kind != FrontendKind::Service;
         let wanted = Wanted::new(desired);
         let mut observed = Observed::default();
+        if alb {
+            self.observe_security_groups(owner, cluster, desired, &mut observed)
+                .await?;
+        }
 
         // Load balancers: only network ones (Services) or application ones (Ingress groups) can
         // be ours; same-named others are conflicts.

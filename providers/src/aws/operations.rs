@@ -38,7 +38,8 @@ pub enum Scope {
     CreateTagged,
     /// Tagging: on create (the create call's tags) or on resources already tagged for this cluster.
     Tagging,
-    /// Changes or deletes a load balancer or target group already tagged for this cluster.
+    /// Changes or deletes a load balancer, target group or security group already tagged for
+    /// this cluster.
     OwnedResource,
     /// Registers or deregisters targets: target groups only.
     TargetRegistration,
@@ -70,6 +71,8 @@ macro_rules! ops {
 
 ops! {
     DESCRIBE_SUBNETS = Ec2 "DescribeSubnets" Read;
+    // EC2 filters by tag server-side (tag:<key>): one call finds an ALB's managed security group.
+    DESCRIBE_SECURITY_GROUPS = Ec2 "DescribeSecurityGroups" Read;
     DESCRIBE_LOAD_BALANCERS = Elbv2 "DescribeLoadBalancers" Read;
     DESCRIBE_LOAD_BALANCER_ATTRIBUTES = Elbv2 "DescribeLoadBalancerAttributes" Read;
     DESCRIBE_TARGET_GROUPS = Elbv2 "DescribeTargetGroups" Read;
@@ -103,6 +106,13 @@ ops! {
     MODIFY_RULE = Elbv2 "ModifyRule" Listener;
     DELETE_RULE = Elbv2 "DeleteRule" Listener;
     SET_RULE_PRIORITIES = Elbv2 "SetRulePriorities" Listener;
+    // An ALB's managed security group: created with its tags (TagSpecifications), so the
+    // cluster tag conditions the create; changed and deleted only while it carries that tag.
+    CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" CreateTagged;
+    CREATE_TAGS = Ec2 "CreateTags" Tagging;
+    AUTHORIZE_SECURITY_GROUP_INGRESS = Ec2 "AuthorizeSecurityGroupIngress" OwnedResource;
+    REVOKE_SECURITY_GROUP_INGRESS = Ec2 "RevokeSecurityGroupIngress" OwnedResource;
+    DELETE_SECURITY_GROUP = Ec2 "DeleteSecurityGroup" OwnedResource;
 }
 
 const LB_AND_TG_ARNS: [&str; 3] = [
@@ -111,10 +121,18 @@ const LB_AND_TG_ARNS: [&str; 3] = [
     "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
 ];
 
+const SECURITY_GROUP_ARN: &str = "arn:aws:ec2:*:*:security-group/*";
+const VPC_ARN: &str = "arn:aws:ec2:*:*:vpc/*";
+
 fn actions(scope: Scope) -> Vec<String> {
+    actions_of(scope, None)
+}
+
+/// The IAM actions of a scope, of one service (or all).
+fn actions_of(scope: Scope, service: Option<Service>) -> Vec<String> {
     let mut a: Vec<String> = ALL
         .iter()
-        .filter(|o| o.scope == scope)
+        .filter(|o| o.scope == scope && service.is_none_or(|s| o.service == s))
         .map(Op::iam_action)
         .collect();
     a.sort();
@@ -128,11 +146,20 @@ pub fn iam_policy(cluster: &str) -> Value {
     let resource_tag = format!("aws:ResourceTag/{}", tags::CLUSTER);
     let statements = vec![
         json!({"Sid": "Read", "Effect": "Allow", "Action": actions(Scope::Read), "Resource": "*"}),
-        json!({"Sid": "CreateTagged", "Effect": "Allow", "Action": actions(Scope::CreateTagged), "Resource": "*",
+        json!({"Sid": "CreateTagged", "Effect": "Allow", "Action": actions_of(Scope::CreateTagged, Some(Service::Elbv2)), "Resource": "*",
                "Condition": {"StringEquals": {request_tag.clone(): cluster}}}),
-        json!({"Sid": "TagOnCreate", "Effect": "Allow", "Action": actions(Scope::Tagging), "Resource": LB_AND_TG_ARNS,
-               "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateLoadBalancer", "CreateTargetGroup"], request_tag: cluster}}}),
-        json!({"Sid": "TagOwned", "Effect": "Allow", "Action": actions(Scope::Tagging), "Resource": LB_AND_TG_ARNS,
+        // CreateSecurityGroup is authorised on the new group (which the request must tag for
+        // this cluster) and on its VPC (which carries no request tags).
+        json!({"Sid": "CreateTaggedSecurityGroup", "Effect": "Allow", "Action": actions_of(Scope::CreateTagged, Some(Service::Ec2)), "Resource": SECURITY_GROUP_ARN,
+               "Condition": {"StringEquals": {request_tag.clone(): cluster}}}),
+        json!({"Sid": "SecurityGroupInVpc", "Effect": "Allow", "Action": actions_of(Scope::CreateTagged, Some(Service::Ec2)), "Resource": VPC_ARN}),
+        json!({"Sid": "TagOnCreate", "Effect": "Allow", "Action": actions_of(Scope::Tagging, Some(Service::Elbv2)), "Resource": LB_AND_TG_ARNS,
+               "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateLoadBalancer", "CreateTargetGroup"], request_tag.clone(): cluster}}}),
+        json!({"Sid": "TagOwned", "Effect": "Allow", "Action": actions_of(Scope::Tagging, Some(Service::Elbv2)), "Resource": LB_AND_TG_ARNS,
+               "Condition": {"StringEquals": {resource_tag.clone(): cluster}}}),
+        json!({"Sid": "TagSecurityGroupOnCreate", "Effect": "Allow", "Action": actions_of(Scope::Tagging, Some(Service::Ec2)), "Resource": SECURITY_GROUP_ARN,
+               "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup", request_tag: cluster}}}),
+        json!({"Sid": "TagOwnedSecurityGroup", "Effect": "Allow", "Action": actions_of(Scope::Tagging, Some(Service::Ec2)), "Resource": SECURITY_GROUP_ARN,
                "Condition": {"StringEquals": {resource_tag.clone(): cluster}}}),
         json!({"Sid": "ChangeOwned", "Effect": "Allow", "Action": actions(Scope::OwnedResource), "Resource": "*",
                "Condition": {"StringEquals": {resource_tag: cluster}}}),
@@ -192,7 +219,59 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("elasticloadbalancing:DeleteLoadBalancer")));
-        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 10);
+        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 11);
+        assert!(by_sid("Read")["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ec2:DescribeSecurityGroups")));
+        // The managed security group: tagged at creation, changed only while tagged.
+        let create_sg = by_sid("CreateTaggedSecurityGroup");
+        assert_eq!(create_sg["Action"], json!(["ec2:CreateSecurityGroup"]));
+        assert_eq!(create_sg["Resource"], "arn:aws:ec2:*:*:security-group/*");
+        assert_eq!(
+            create_sg["Condition"]["StringEquals"]["aws:RequestTag/elbv2.k8s.aws/cluster"],
+            "prod"
+        );
+        assert_eq!(
+            by_sid("SecurityGroupInVpc")["Resource"],
+            "arn:aws:ec2:*:*:vpc/*"
+        );
+        assert!(!by_sid("CreateTagged")["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ec2:CreateSecurityGroup")));
+        let tag_sg = by_sid("TagSecurityGroupOnCreate");
+        assert_eq!(tag_sg["Action"], json!(["ec2:CreateTags"]));
+        assert_eq!(
+            tag_sg["Condition"]["StringEquals"]["ec2:CreateAction"],
+            "CreateSecurityGroup"
+        );
+        assert_eq!(
+            tag_sg["Condition"]["StringEquals"]["aws:RequestTag/elbv2.k8s.aws/cluster"],
+            "prod"
+        );
+        assert_eq!(
+            by_sid("TagOwnedSecurityGroup")["Condition"]["StringEquals"]
+                ["aws:ResourceTag/elbv2.k8s.aws/cluster"],
+            "prod"
+        );
+        assert!(!by_sid("TagOwned")["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ec2:CreateTags")));
+        for a in [
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:DeleteSecurityGroup",
+        ] {
+            assert!(
+                by_sid("ChangeOwned")["Action"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(a)),
+                "{a}"
+            );
+        }
         assert!(by_sid("Listeners")["Action"]
             .as_array()
             .unwrap()

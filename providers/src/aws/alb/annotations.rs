@@ -16,6 +16,7 @@ pub const GROUP_ORDER: &str = "group.order";
 pub const SCHEME: &str = "scheme";
 pub const SUBNETS: &str = "subnets";
 pub const SECURITY_GROUPS: &str = "security-groups";
+pub const INBOUND_CIDRS: &str = "inbound-cidrs";
 pub const IP_ADDRESS_TYPE: &str = "ip-address-type";
 pub const TAGS: &str = "tags";
 pub const LB_NAME: &str = "load-balancer-name";
@@ -40,12 +41,13 @@ pub const ACTIONS: &str = "actions.";
 pub const CONDITIONS: &str = "conditions.";
 
 /// Ingress-level annotations berth implements.
-pub const SUPPORTED: [&str; 26] = [
+pub const SUPPORTED: [&str; 27] = [
     GROUP_NAME,
     GROUP_ORDER,
     SCHEME,
     SUBNETS,
     SECURITY_GROUPS,
+    INBOUND_CIDRS,
     IP_ADDRESS_TYPE,
     TAGS,
     LB_NAME,
@@ -88,8 +90,7 @@ pub const TARGET_GROUP_KEYS: [&str; 12] = [
 
 /// Known to the aws-load-balancer-controller, not implemented by berth yet: refused, so that an
 /// ALB is never built silently without (say) its WAF or authentication.
-pub const NOT_YET: [&str; 20] = [
-    "inbound-cidrs",
+pub const NOT_YET: [&str; 19] = [
     "security-group-prefix-lists",
     "manage-backend-security-group-rules",
     "customer-owned-ipv4-pool",
@@ -178,6 +179,10 @@ pub struct IngressSettings {
     pub scheme: Option<String>,
     pub subnets: Option<Vec<String>>,
     pub security_groups: Option<Vec<String>>,
+    /// `inbound-cidrs`, each normalised to its network address (`10.1.2.3/8` -> `10.0.0.0/8`),
+    /// sorted (IPv4 first) and without duplicates. Only used for the managed security group
+    /// (ignored when the group sets `security-groups`, as the aws-load-balancer-controller does).
+    pub inbound_cidrs: Option<Vec<String>>,
     pub ip_address_type: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub lb_name: Option<String>,
@@ -329,6 +334,28 @@ fn get<'a>(a: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     a.get(&format!("{PREFIX}{key}")).map(|s| s.trim())
 }
 
+/// A CIDR (`address/prefix`), IPv4 or IPv6, as its network address (host bits cleared, IPv6 in
+/// its canonical text form); `None` if it is not one.
+pub fn normalize_cidr(v: &str) -> Option<String> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let (addr, len) = v.trim().split_once('/')?;
+    if len.is_empty() || !len.chars().all(|c| c.is_ascii_digit()) || len.len() > 3 {
+        return None;
+    }
+    let len: u32 = len.parse().ok()?;
+    match addr.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            Some(format!("{}/{len}", Ipv4Addr::from(u32::from(a) & mask)))
+        }
+        IpAddr::V6(a) if len <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            Some(format!("{}/{len}", Ipv6Addr::from(u128::from(a) & mask)))
+        }
+        _ => None,
+    }
+}
+
 /// `group.name`: what the aws-load-balancer-controller accepts (a DNS-label-like name).
 pub fn valid_group_name(v: &str) -> bool {
     !v.is_empty()
@@ -402,6 +429,24 @@ pub fn parse(object: &ObjectRef, a: &BTreeMap<String, String>) -> Result<Ingress
                 return Err(cx.err(SECURITY_GROUPS, v, format!("{bad:?} is not a security group ID; berth accepts IDs (sg-…) only, not names, so far")));
             }
             Ok(l)
+        })
+        .transpose()?;
+    s.inbound_cidrs = get(a, INBOUND_CIDRS)
+        .map(|v| {
+            let l = list(v);
+            if l.is_empty() {
+                return Err(cx.err(INBOUND_CIDRS, v, "expected a comma-separated list of IPv4 or IPv6 CIDRs (e.g. 10.0.0.0/8, 2001:db8::/32)"));
+            }
+            let mut out = Vec::new();
+            for c in &l {
+                let n = normalize_cidr(c).ok_or_else(|| {
+                    cx.err(INBOUND_CIDRS, v, format!("{c:?} is not an IPv4 or IPv6 CIDR (address/prefix length, e.g. 10.0.0.0/8, 2001:db8::/32)"))
+                })?;
+                out.push(n);
+            }
+            out.sort_by_key(|c| (c.contains(':'), c.clone()));
+            out.dedup();
+            Ok(out)
         })
         .transpose()?;
     s.ip_address_type = get(a, IP_ADDRESS_TYPE)
@@ -724,6 +769,9 @@ mod tests {
             vec![(SUBNETS, "subnet-1, subnet-2")],
             vec![(SUBNETS, "public-a,public-b")],
             vec![(SECURITY_GROUPS, "sg-1,sg-2")],
+            vec![(INBOUND_CIDRS, "10.0.0.0/8, 192.168.1.0/24")],
+            vec![(INBOUND_CIDRS, "2001:db8::/32,0.0.0.0/0")],
+            vec![(SECURITY_GROUPS, "sg-1"), (INBOUND_CIDRS, "10.0.0.0/8")],
             vec![(IP_ADDRESS_TYPE, "dualstack")],
             vec![(TAGS, "team=web,env=prod")],
             vec![(LB_NAME, "edge")],
@@ -825,9 +873,14 @@ mod tests {
                 "arn:aws:wafv2:x",
                 "does not support this annotation yet",
             ),
+            (INBOUND_CIDRS, "10.0.0.0", "not an IPv4 or IPv6 CIDR"),
+            (INBOUND_CIDRS, "10.0.0.0/33", "not an IPv4 or IPv6 CIDR"),
+            (INBOUND_CIDRS, "10.0.0.0/8,anywhere", "\"anywhere\" is not"),
+            (INBOUND_CIDRS, "2001:db8::/129", "not an IPv4 or IPv6 CIDR"),
+            (INBOUND_CIDRS, ",", "comma-separated list"),
             (
-                "inbound-cidrs",
-                "10.0.0.0/8",
+                "security-group-prefix-lists",
+                "pl-1",
                 "does not support this annotation yet",
             ),
         ];
@@ -849,6 +902,41 @@ mod tests {
             assert!(msg.contains(want), "{k}={v:?} should say {want:?}: {msg}");
             assert_eq!(err.reason(), "InvalidAnnotation");
         }
+    }
+
+    #[test]
+    fn inbound_cidrs_are_normalised() {
+        assert_eq!(normalize_cidr("10.1.2.3/8").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(normalize_cidr("0.0.0.0/0").as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(normalize_cidr("1.2.3.4/32").as_deref(), Some("1.2.3.4/32"));
+        assert_eq!(
+            normalize_cidr("2001:DB8:0:0::1/32").as_deref(),
+            Some("2001:db8::/32")
+        );
+        assert_eq!(normalize_cidr("::/0").as_deref(), Some("::/0"));
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "10.0.0/8",
+            "x/8",
+            "::/200",
+        ] {
+            assert_eq!(normalize_cidr(bad), None, "{bad}");
+        }
+        let s = parse(
+            &obj(),
+            &ann(&[(
+                INBOUND_CIDRS,
+                "2001:db8::1/32, 192.168.1.7/24,10.0.0.0/8,10.0.0.0/8",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.inbound_cidrs.unwrap(),
+            ["10.0.0.0/8", "192.168.1.0/24", "2001:db8::/32"]
+        );
+        assert_eq!(parse(&obj(), &ann(&[])).unwrap().inbound_cidrs, None);
     }
 
     #[test]

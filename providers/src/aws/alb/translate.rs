@@ -1,10 +1,17 @@
 //! An Ingress group -> the ALB's desired resources (load balancer, target groups, listeners,
-//! listener rules), in CloudFormation's vocabulary. Pure: cloud facts come in as [`AwsFacts`].
+//! listener rules, and without `security-groups` the managed security group), in
+//! CloudFormation's vocabulary. Pure: cloud facts come in as [`AwsFacts`].
+//!
+//! The managed security group (the aws-load-balancer-controller's "frontend" group): when no
+//! member sets `security-groups`, berth owns one `AWS::EC2::SecurityGroup` per ALB, allowing TCP
+//! on every listen port from each `inbound-cidrs` CIDR (default `0.0.0.0/0`, plus `::/0` for
+//! dualstack). With `security-groups`, `inbound-cidrs` is ignored (as that controller documents).
+//! Traffic from the ALB to the targets (node or pod security groups) is not managed.
 //!
 //! Group semantics (isolation): members are taken in the order `group.order`, namespace, name.
 //! Each member is validated on its own (annotations, backends, rules) and then merged; a member
 //! that fails, or that disagrees with what earlier members already set (scheme, subnets,
-//! listen-port protocol, ssl-policy, ssl-redirect, tag or attribute values, default backend,
+//! security groups, inbound-cidrs, listen-port protocol, ssl-policy, ssl-redirect, tag or attribute values, default backend,
 //! target-group settings of a shared backend, the same conditions on a listener), is left out
 //! and reported; the rest of the group is translated as if it did not exist. The first member
 //! wins, so adding a bad member never changes what the good ones get.
@@ -12,7 +19,7 @@
 use super::annotations::{self as ann, HcPort, IngressSettings, ListenProtocol, TgSettings};
 use super::rules::{self, ActionSpec, ForwardTarget};
 use crate::aws::translate::{instance_id, listener_name, AwsFacts};
-use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
+use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_TG};
 use crate::error::{Error, Result};
 use crate::frontend::{FrontendKind, ObjectRef};
 use crate::ingress::{Backend, BackendPort, GroupDesired, IngressGroup, Member, PathType};
@@ -44,6 +51,7 @@ struct Acc {
     scheme: Option<Set<String>>,
     subnets: Option<Set<Vec<String>>>,
     security_groups: Option<Set<Vec<String>>>,
+    inbound_cidrs: Option<Set<Vec<String>>>,
     ip_address_type: Option<Set<String>>,
     lb_name: Option<Set<String>>,
     ssl_policy: Option<Set<String>>,
@@ -81,6 +89,53 @@ fn lb_generated_name(cluster: &str, group: &ObjectRef, scheme: &str) -> String {
             sanitize(&group.name, 8)
         )
     }
+}
+
+/// The managed security group's name: `k8s-<group>-<hash>` or `k8s-<namespace>-<name>-<hash>`
+/// (like the load balancer's, from the group alone, so it survives a scheme or
+/// `load-balancer-name` change; the hash differs from the load balancer's).
+pub fn sg_name(cluster: &str, group: &ObjectRef) -> String {
+    let hash = hash_hex(&[cluster, &group.namespace, &group.name, "managed-sg"], 10);
+    if group.namespace.is_empty() {
+        format!("k8s-{}-{hash}", sanitize(&group.name, 17))
+    } else {
+        format!(
+            "k8s-{}-{}-{hash}",
+            sanitize(&group.namespace, 8),
+            sanitize(&group.name, 8)
+        )
+    }
+}
+
+/// The managed security group's description.
+pub const SG_DESCRIPTION: &str = "[k8s] Managed SecurityGroup for LoadBalancer";
+
+/// The tag `ingress.k8s.aws/resource` of the managed security group (the
+/// aws-load-balancer-controller's value).
+pub const SG_RESOURCE: &str = "ManagedLBSecurityGroup";
+
+/// One ingress rule of the managed security group, in the shape observe reads it back: TCP on
+/// one listener port from one CIDR.
+pub fn sg_ingress_rule(port: u16, cidr: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("IpProtocol".into(), json!("tcp"));
+    m.insert("FromPort".into(), json!(port));
+    m.insert("ToPort".into(), json!(port));
+    let key = if cidr.contains(':') {
+        "CidrIpv6"
+    } else {
+        "CidrIp"
+    };
+    m.insert(key.into(), json!(cidr));
+    m.insert(
+        "Description".into(),
+        json!(format!("berth: listener port {port}")),
+    );
+    Value::Object(m)
+}
+
+fn dualstack(ip_address_type: Option<&str>) -> bool {
+    ip_address_type.is_some_and(|t| t.starts_with("dualstack"))
 }
 
 /// Rules carry no name in AWS: berth names them by listener and conditions, so observe can name
@@ -272,6 +327,31 @@ fn add_member(
         ann::IP_ADDRESS_TYPE,
         |v| v.clone(),
     )?;
+    agree(
+        &mut acc.inbound_cidrs,
+        &s.inbound_cidrs,
+        me,
+        g,
+        ann::INBOUND_CIDRS,
+        |v| v.join(","),
+    )?;
+    if let Some(c) = &acc.inbound_cidrs {
+        let v6 = c.value.iter().find(|x| x.contains(':'));
+        let ip_type = acc.ip_address_type.as_ref().map(|t| t.value.as_str());
+        if let (Some(v6), None, false) = (v6, &acc.security_groups, dualstack(ip_type)) {
+            return Err(ann::Ctx { object: me, on: None }.err(
+                ann::INBOUND_CIDRS,
+                &c.value.join(","),
+                format!(
+                    "{v6} is an IPv6 CIDR, but the load balancer of the Ingress group {} is {} (IPv6 clients need {}{}: dualstack)",
+                    display_group(g),
+                    ip_type.unwrap_or("ipv4"),
+                    ann::PREFIX,
+                    ann::IP_ADDRESS_TYPE
+                ),
+            ));
+        }
+    }
     agree(&mut acc.lb_name, &s.lb_name, me, g, ann::LB_NAME, |v| {
         v.clone()
     })?;
@@ -726,6 +806,46 @@ fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Resource> {
         .unwrap_or_else(|| lb_generated_name(&group.cluster, owner, &scheme));
 
     let mut out = Vec::new();
+    // Without `security-groups`, berth creates and owns the load balancer's security group:
+    // TCP on every listener port from `inbound-cidrs` (default 0.0.0.0/0, and ::/0 when
+    // dualstack), as the aws-load-balancer-controller's managed frontend security group.
+    let managed_sg = acc.security_groups.is_none().then(|| {
+        let name = sg_name(&group.cluster, owner);
+        let ip_type = acc.ip_address_type.as_ref().map(|t| t.value.as_str());
+        let cidrs = acc
+            .inbound_cidrs
+            .as_ref()
+            .map(|c| c.value.clone())
+            .unwrap_or_else(|| {
+                let mut d = vec!["0.0.0.0/0".to_string()];
+                if dualstack(ip_type) {
+                    d.push("::/0".into());
+                }
+                d
+            });
+        let mut p = Map::new();
+        p.insert("GroupName".into(), json!(name));
+        p.insert("GroupDescription".into(), json!(SG_DESCRIPTION));
+        if let Some(vpc) = &facts.vpc_id {
+            p.insert("VpcId".into(), json!(vpc));
+        }
+        let rules: Vec<Value> = acc
+            .listeners
+            .keys()
+            .flat_map(|port| cidrs.iter().map(|c| sg_ingress_rule(*port, c)))
+            .collect();
+        p.insert("SecurityGroupIngress".into(), Value::Array(rules));
+        p.insert(
+            "Tags".into(),
+            tags::owner_tags(&group.cluster, owner, SG_RESOURCE, &user_tags),
+        );
+        out.push(Resource {
+            kind: KIND_SG.into(),
+            name: name.clone(),
+            properties: p,
+        });
+        name
+    });
     let mut lb = Map::new();
     lb.insert("Name".into(), json!(lb_name));
     lb.insert("Type".into(), json!("application"));
@@ -741,6 +861,8 @@ fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Resource> {
     }
     if let Some(sg) = &acc.security_groups {
         lb.insert("SecurityGroups".into(), json!(sg.value));
+    } else if let Some(name) = &managed_sg {
+        lb.insert("SecurityGroups".into(), json!([{"Ref": name}]));
     }
     if let Some(t) = &acc.ip_address_type {
         lb.insert("IpAddressType".into(), json!(t.value));

@@ -415,8 +415,190 @@ fn names_fit_aws_limits_and_tags_use_the_ingress_keys() {
         subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
     };
     let r = translate(&group(vec![a()]), &facts).resources;
-    assert_eq!(r[0].properties["Subnets"], json!(["subnet-a", "subnet-b"]));
-    assert_eq!(r[1].properties["VpcId"], "vpc-1");
+    let of = |kind: &str| r.iter().find(|x| x.kind == kind).unwrap();
+    assert_eq!(
+        of(KIND_LB).properties["Subnets"],
+        json!(["subnet-a", "subnet-b"])
+    );
+    assert_eq!(of(KIND_TG).properties["VpcId"], "vpc-1");
+    assert_eq!(of(KIND_SG).properties["VpcId"], "vpc-1");
     assert_eq!(placement(&group(vec![a()])), Some((true, None)));
     let _ = Action::Create;
+}
+
+fn with(mut m: Member, pairs: &[(&str, &str)]) -> Member {
+    for (k, v) in pairs {
+        m.annotations
+            .insert(format!("{}{k}", ann::PREFIX), v.to_string());
+    }
+    m
+}
+
+/// (port, CIDR) of the managed security group's ingress rules, and the load balancer's
+/// SecurityGroups; `None` when there is no managed group.
+fn managed_sg(r: &[Resource]) -> (Option<Vec<(u64, String)>>, Value) {
+    let lb = r.iter().find(|x| x.kind == KIND_LB).unwrap();
+    let sg = r.iter().find(|x| x.kind == KIND_SG).map(|sg| {
+        assert_eq!(
+            lb.properties["SecurityGroups"],
+            json!([{"Ref": sg.name}]),
+            "the load balancer uses the managed group"
+        );
+        sg.properties["SecurityGroupIngress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                assert_eq!(x["IpProtocol"], "tcp");
+                assert_eq!(x["FromPort"], x["ToPort"]);
+                let cidr = x.get("CidrIp").or(x.get("CidrIpv6")).unwrap();
+                (
+                    x["FromPort"].as_u64().unwrap(),
+                    cidr.as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    });
+    (
+        sg,
+        lb.properties
+            .get("SecurityGroups")
+            .cloned()
+            .unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn the_managed_security_group_opens_each_listen_port_to_the_inbound_cidrs() {
+    // Default: 0.0.0.0/0 on each listen port.
+    let ports = r#"[{"HTTP": 80}, {"HTTP": 8080}]"#;
+    let d = run(vec![with(a(), &[(ann::LISTEN_PORTS, ports)])]);
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    let (rules, _) = managed_sg(&d.resources);
+    assert_eq!(
+        rules.unwrap(),
+        [
+            (80, "0.0.0.0/0".to_string()),
+            (8080, "0.0.0.0/0".to_string())
+        ]
+    );
+    let sg = d.resources.iter().find(|r| r.kind == KIND_SG).unwrap();
+    assert!(sg.name.starts_with("k8s-edge-") && sg.name.len() <= 255);
+    assert_eq!(sg.properties["GroupName"], json!(sg.name));
+    assert_eq!(sg.properties["GroupDescription"], SG_DESCRIPTION);
+    assert!(sg.properties.get("VpcId").is_none(), "offline: no VPC");
+    let tags = sg.properties["Tags"].as_array().unwrap();
+    for t in [
+        json!({"Key": "elbv2.k8s.aws/cluster", "Value": "c1"}),
+        json!({"Key": "ingress.k8s.aws/stack", "Value": "edge"}),
+        json!({"Key": "ingress.k8s.aws/resource", "Value": "ManagedLBSecurityGroup"}),
+        json!({"Key": "berth.dev/managed-by", "Value": "berth"}),
+    ] {
+        assert!(tags.contains(&t), "{t} in {tags:?}");
+    }
+    let lb = d.resources.iter().find(|r| r.kind == KIND_LB).unwrap();
+    assert_ne!(lb.name, sg.name, "Refs are by name: they must differ");
+
+    // Dualstack adds ::/0.
+    let d = run(vec![with(a(), &[(ann::IP_ADDRESS_TYPE, "dualstack")])]);
+    assert_eq!(
+        managed_sg(&d.resources).0.unwrap(),
+        [(80, "0.0.0.0/0".to_string()), (80, "::/0".to_string())]
+    );
+
+    // inbound-cidrs replaces the default (normalised); another member may repeat it.
+    let cidrs = "192.168.0.0/16, 10.1.2.3/8";
+    let d = run(vec![
+        with(a(), &[(ann::INBOUND_CIDRS, cidrs)]),
+        with(b(), &[(ann::INBOUND_CIDRS, "10.0.0.0/8,192.168.0.0/16")]),
+    ]);
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    assert_eq!(
+        managed_sg(&d.resources).0.unwrap(),
+        [
+            (80, "10.0.0.0/8".to_string()),
+            (80, "192.168.0.0/16".to_string())
+        ]
+    );
+
+    // Explicit security groups: no managed group; inbound-cidrs is then ignored.
+    let d = run(vec![with(
+        a(),
+        &[
+            (ann::SECURITY_GROUPS, "sg-1"),
+            (ann::INBOUND_CIDRS, "10.0.0.0/8"),
+        ],
+    )]);
+    let (rules, lb_sgs) = managed_sg(&d.resources);
+    assert_eq!(rules, None);
+    assert_eq!(lb_sgs, json!(["sg-1"]));
+    let before = run(vec![a()]);
+    let after = run(vec![a(), with(b(), &[(ann::SECURITY_GROUPS, "sg-1")])]);
+    assert!(before.resources.iter().any(|r| r.kind == KIND_SG));
+    assert!(!after.resources.iter().any(|r| r.kind == KIND_SG));
+}
+
+#[test]
+fn inbound_cidrs_conflicts_and_ipv6_need_dualstack() {
+    // The first member (by group.order) wins; a disagreeing member is rejected, alone.
+    let d = run(vec![
+        with(a(), &[(ann::INBOUND_CIDRS, "10.0.0.0/8")]),
+        with(b(), &[(ann::INBOUND_CIDRS, "172.16.0.0/12")]),
+    ]);
+    assert_eq!(d.rejected.len(), 1, "{:?}", d.rejected);
+    assert_eq!(d.rejected[0].0.name, "b");
+    let e = d.rejected[0].1.to_string();
+    assert!(
+        e.contains("Ingress blog/b")
+            && e.contains("alb.ingress.kubernetes.io/inbound-cidrs")
+            && e.contains("172.16.0.0/12")
+            && e.contains("10.0.0.0/8"),
+        "{e}"
+    );
+    assert_eq!(
+        managed_sg(&d.resources).0.unwrap(),
+        [(80, "10.0.0.0/8".to_string())]
+    );
+    // An invalid CIDR rejects only its member.
+    let d = run(vec![a(), with(b(), &[(ann::INBOUND_CIDRS, "10.0.0.0/40")])]);
+    assert_eq!(d.rejected.len(), 1);
+    let e = d.rejected[0].1.to_string();
+    assert!(
+        e.contains("Ingress blog/b") && e.contains("\"10.0.0.0/40\""),
+        "{e}"
+    );
+    // IPv6 CIDRs need a dualstack load balancer.
+    let d = run(vec![with(a(), &[(ann::INBOUND_CIDRS, "2001:db8::/32")])]);
+    let e = d.rejected[0].1.to_string();
+    assert!(e.contains("IPv6") && e.contains("dualstack"), "{e}");
+    let d = run(vec![with(
+        a(),
+        &[
+            (ann::INBOUND_CIDRS, "2001:db8::/32,10.0.0.0/8"),
+            (ann::IP_ADDRESS_TYPE, "dualstack"),
+        ],
+    )]);
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    assert_eq!(
+        managed_sg(&d.resources).0.unwrap(),
+        [
+            (80, "10.0.0.0/8".to_string()),
+            (80, "2001:db8::/32".to_string())
+        ]
+    );
+}
+
+/// The plan creates the security group before the load balancer and deletes it after.
+#[test]
+fn the_security_group_is_created_first_and_deleted_last() {
+    let d = run(vec![a()]).resources;
+    let kinds =
+        |p: &crate::plan::Plan| p.changes.iter().map(|c| c.kind.clone()).collect::<Vec<_>>();
+    let p = super::super::plan(&d, &Observed::default()).unwrap();
+    assert_eq!(kinds(&p)[..2], [KIND_SG.to_string(), KIND_LB.to_string()]);
+    let p = super::super::plan(&[], &applied(&d)).unwrap();
+    let k = kinds(&p);
+    assert_eq!(k[k.len() - 2..], [KIND_LB.to_string(), KIND_SG.to_string()]);
+    // Applied: the Ref resolves to the group's ID, and nothing changes.
+    assert!(super::super::plan(&d, &applied(&d)).unwrap().is_empty());
 }
