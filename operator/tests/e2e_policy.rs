@@ -1,6 +1,7 @@
 //! LoadBalancerPolicy against a real kube-apiserver (1.20) and moto (see localstack/README.md):
 //! the CRD's OpenAPI schema (examples accepted, malformed policies rejected with 422), and the
-//! `berth run` binary enforcing a policy end to end.
+//! `berth run` binary enforcing a policy end to end, on Services and on the members of an Ingress
+//! group.
 //!
 //! Policies are cluster-scoped and every test shares one API server, so each policy here lists
 //! its test's namespace in `spec.namespaces` (and schema checks use dry-run creates): no test
@@ -11,7 +12,7 @@
 mod support;
 
 use berth::policy::LoadBalancerPolicy;
-use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::DynamicObject;
 use kube::core::ApiResource;
@@ -405,4 +406,231 @@ async fn a_policy_is_enforced_end_to_end() {
     api.delete(&name, &DeleteParams::default())
         .await
         .expect("delete the policy");
+}
+
+impl TestEnv {
+    fn ingresses(&self) -> Api<Ingress> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// An Ingress of `class` in the group named after the test namespace.
+    async fn create_ingress(&self, name: &str, class: &str, annotations: serde_json::Value) {
+        let mut ann = json!({"alb.ingress.kubernetes.io/group.name": self.ns});
+        if let (Some(a), Some(e)) = (ann.as_object_mut(), annotations.as_object()) {
+            a.extend(e.clone());
+        }
+        let ing: Ingress = serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": ann},
+            "spec": {"ingressClassName": class, "rules": [{"http": {"paths": [{"path": format!("/{name}"), "pathType": "Prefix",
+                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+        }))
+        .unwrap();
+        self.ingresses()
+            .create(&PostParams::default(), &ing)
+            .await
+            .expect("create Ingress");
+    }
+
+    async fn ingress_hostname(&self, name: &str) -> Option<String> {
+        self.ingresses()
+            .get(name)
+            .await
+            .ok()?
+            .status?
+            .load_balancer?
+            .ingress?
+            .first()?
+            .hostname
+            .clone()
+    }
+
+    /// berth's condition on an Ingress (annotation `berth.dev/status`): (status, reason).
+    async fn ingress_condition(&self, name: &str) -> Option<(String, String)> {
+        let ing = self.ingresses().get(name).await.ok()?;
+        let v: serde_json::Value =
+            serde_json::from_str(ing.metadata.annotations.as_ref()?.get("berth.dev/status")?)
+                .ok()?;
+        Some((
+            v["status"].as_str()?.to_string(),
+            v["reason"].as_str()?.to_string(),
+        ))
+    }
+
+    /// The ALBs of this test's Ingress group (stack tag = the group name), with scheme and tags.
+    async fn group_albs(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        let all = self
+            .elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .expect("DescribeLoadBalancers");
+        let arns = all
+            .load_balancers()
+            .iter()
+            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+            .collect();
+        let ours = self.owned(arns, "ingress.k8s.aws/stack", &self.ns).await;
+        let mut out = Vec::new();
+        for lb in all.load_balancers() {
+            let Some(arn) = lb.load_balancer_arn().filter(|a| ours.contains(*a)) else {
+                continue;
+            };
+            let tags = self
+                .elb
+                .describe_tags()
+                .resource_arns(arn)
+                .send()
+                .await
+                .expect("DescribeTags");
+            let t = tags
+                .tag_descriptions()
+                .iter()
+                .flat_map(|d| d.tags())
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect();
+            let scheme = lb
+                .scheme()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            out.push((scheme, t));
+        }
+        out
+    }
+}
+
+/// A policy for this test's own IngressClass, scoped to its namespace, forbidding
+/// internet-facing there: in one Ingress group, the internet-facing member gets a Warning
+/// `PolicyViolation` Event, a False condition and no hostname, and no ALB is made for it; the
+/// internal member gets the group's ALB with the policy's default tag; both count in
+/// `status.governedObjects`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_governs_the_members_of_an_ingress_group() {
+    let env = TestEnv::new("ingpol").await;
+    install_crd(&env.client).await;
+    env.node("n1").await;
+    let name = env.ns.clone();
+    let class = format!("{}-alb", env.ns);
+    let ic: IngressClass = serde_json::from_value(
+        json!({"metadata": {"name": class}, "spec": {"controller": "berth.dev/alb"}}),
+    )
+    .unwrap();
+    Api::<IngressClass>::all(env.client.clone())
+        .create(&PostParams::default(), &ic)
+        .await
+        .expect("create IngressClass");
+    let web: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+    }))
+    .unwrap();
+    env.services()
+        .create(&PostParams::default(), &web)
+        .await
+        .expect("create Service");
+    let api = policy_api(&env.client);
+    api.create(
+        &PostParams::default(),
+        &lbp(
+            &name,
+            json!({
+                "ingressClasses": [class],
+                "namespaces": [env.ns],
+                "defaults": {"tags": {"team": "x"}},
+                "restrictions": {"internetFacingNamespaces": ["somewhere-else"]}
+            }),
+        ),
+    )
+    .await
+    .expect("create the policy");
+
+    let berth = Berth::spawn(&env, "berth-ingpol");
+    berth.wait_phase("leader", Duration::from_secs(30)).await;
+
+    env.create_ingress(
+        "open",
+        &class,
+        json!({"alb.ingress.kubernetes.io/scheme": "internet-facing"}),
+    )
+    .await;
+    env.create_ingress("internal", &class, json!({})).await;
+
+    // The internal member is served, by an internal ALB with the policy's tag.
+    let host = eventually(
+        "the internal Ingress gets a hostname",
+        Duration::from_secs(60),
+        || env.ingress_hostname("internal"),
+    )
+    .await;
+    let albs = env.group_albs().await;
+    assert_eq!(albs.len(), 1, "one ALB for the group: {albs:?}");
+    assert_eq!(albs[0].0, "internal", "{albs:?}");
+    assert_eq!(
+        albs[0].1.get("team").map(String::as_str),
+        Some("x"),
+        "{albs:?}"
+    );
+    eventually(
+        "the internal Ingress's condition is True",
+        Duration::from_secs(20),
+        || async {
+            env.ingress_condition("internal")
+                .await
+                .filter(|(s, _)| s == "True")
+        },
+    )
+    .await;
+
+    // The internet-facing member: refused by the policy, told so, not served.
+    let event = env.warning_event("open").await;
+    assert_eq!(event.reason.as_deref(), Some("PolicyViolation"));
+    let note = event.note.unwrap_or_default();
+    let want = format!(
+        "LoadBalancerPolicy {name:?}: namespace {:?} may not create internet-facing load balancers (allowed: somewhere-else)",
+        env.ns
+    );
+    assert!(note.contains(&want), "{note}");
+    assert!(
+        note.contains("set alb.ingress.kubernetes.io/scheme: internal"),
+        "{note}"
+    );
+    eventually(
+        "the internet-facing Ingress's condition is False/PolicyViolation",
+        Duration::from_secs(20),
+        || async {
+            env.ingress_condition("open")
+                .await
+                .filter(|c| c == &("False".to_string(), "PolicyViolation".to_string()))
+        },
+    )
+    .await;
+    assert_eq!(env.ingress_hostname("open").await, None);
+    let albs = env.group_albs().await;
+    assert!(
+        albs.len() == 1 && albs[0].0 == "internal",
+        "no internet-facing ALB: {albs:?}"
+    );
+    eprintln!("group served at {host}; the internet-facing member refused: {note}");
+
+    // Both Ingresses are governed.
+    eventually("governedObjects = 2", Duration::from_secs(20), || async {
+        (env.governed(&name).await == Some(2)).then_some(())
+    })
+    .await;
+
+    // Clean up: the Ingresses (their ALB goes), the policy and the IngressClass.
+    for ing in ["open", "internal"] {
+        let _ = env.ingresses().delete(ing, &DeleteParams::default()).await;
+    }
+    eventually(
+        "the group's ALB is gone",
+        Duration::from_secs(60),
+        || async { env.group_albs().await.is_empty().then_some(()) },
+    )
+    .await;
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete the policy");
+    let _ = Api::<IngressClass>::all(env.client.clone())
+        .delete(&class, &DeleteParams::default())
+        .await;
 }

@@ -42,7 +42,12 @@ impl fmt::Display for ObjectRef {
             FrontendKind::Ingress => "Ingress",
             FrontendKind::IngressGroup => "IngressGroup",
         };
-        write!(f, "{kind} {}/{}", self.namespace, self.name)
+        // Cluster-wide objects (an explicit Ingress group) have no namespace.
+        if self.namespace.is_empty() {
+            write!(f, "{kind} {}", self.name)
+        } else {
+            write!(f, "{kind} {}/{}", self.namespace, self.name)
+        }
     }
 }
 

@@ -260,7 +260,7 @@ pub async fn run(args: RunArgs) -> i32 {
     };
 
     let provider = provider(&args, &metrics).await;
-    let caches = Caches::new(slices).with_policies(policies);
+    let mut caches = Caches::new(slices).with_policies(policies);
     let ctx = Arc::new(
         Context::new(
             client.clone(),
@@ -286,6 +286,8 @@ pub async fn run(args: RunArgs) -> i32 {
         };
         (Arc::new(caches.context(ctx.clone(), sel)), caches)
     });
+    // The policies' status counts the governed Ingresses too.
+    caches.policy_ingresses = ingress_ctx.as_ref().map(|(ictx, _)| ictx.policy_caches());
 
     let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
     let stop_rx = stop_rx.map(|_| ()).shared();

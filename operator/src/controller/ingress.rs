@@ -10,11 +10,13 @@
 //!   member that moved, was deselected or is being deleted is cleaned up by its old group);
 //! - a Service or EndpointSlice change -> the groups of the Ingresses in that namespace that
 //!   name the Service (in a backend or in an `actions.*` annotation);
-//! - a relevant Node change or any IngressClass change -> every group;
+//! - a relevant Node change, any IngressClass change or a LoadBalancerPolicy spec change (seen
+//!   in the Service controller's policy cache) -> every group;
 //! - a periodic resync per group (drift in the cloud).
 //!
-//! Reconciling a group: gather (members, backends, nodes) -> `provider.desired_group` (which
-//! accepts some members and rejects others with a reason) -> observe (owner: the group) -> plan
+//! Reconciling a group: gather (members, backends, nodes) -> each member's LoadBalancerPolicy
+//! (a member it forbids is rejected; the others get its defaults merged into their annotations)
+//! -> `provider.desired_group` (which accepts some members and rejects others with a reason) -> observe (owner: the group) -> plan
 //! -> apply -> report. Accepted members get `status.loadBalancer.ingress[0].hostname`; rejected
 //! members get a Warning Event, their hostname cleared and a False condition; the others still
 //! converge. The Ingress API has no `status.conditions`, so the condition is kept in the
@@ -480,6 +482,15 @@ pub struct IngressContext {
 }
 
 impl IngressContext {
+    /// The caches the policies' status task counts governed Ingresses from.
+    pub fn policy_caches(&self) -> crate::policy::status::IngressCaches {
+        crate::policy::status::IngressCaches {
+            ingresses: self.ingresses.clone(),
+            classes: self.classes.clone(),
+            selection: self.selection.clone(),
+        }
+    }
+
     fn class_list(&self) -> Vec<IngressClass> {
         self.classes.state().iter().map(|c| (**c).clone()).collect()
     }
@@ -614,19 +625,42 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
     let finalizer = gk.finalizer();
     let owner = gk.owner();
     let (live, involved) = members_of(gk, ctx);
-    let mut rejected: Vec<(Arc<Ingress>, providers::Error)> = Vec::new();
-    let mut candidates: Vec<Arc<Ingress>> = Vec::new();
+    let mut rejected: Vec<(Arc<Ingress>, Error)> = Vec::new();
+    // (the member, the member as the provider sees it: its LoadBalancerPolicy's defaults merged
+    // into its annotations).
+    let mut candidates: Vec<(Arc<Ingress>, Arc<Ingress>)> = Vec::new();
+    // The policies, before any cloud call (fails closed until they are loaded); only needed
+    // when some member may be served.
+    let policies = if live.iter().any(|(_, e)| e.is_none()) {
+        crate::policy::snapshot(ctx.base.policies.as_ref(), ctx.base.policy_wait).await?
+    } else {
+        None
+    };
+    let classes = ctx.class_list();
     for (ing, err) in live {
-        match err {
-            Some(e) => rejected.push((ing, e)),
-            None => candidates.push(ing),
+        if let Some(e) = err {
+            rejected.push((ing, e.into()));
+            continue;
+        }
+        let Some(policies) = &policies else {
+            candidates.push((ing.clone(), ing));
+            continue;
+        };
+        match crate::policy::effective_ingress_annotations(policies, &ing, &classes) {
+            Ok(annotations) => {
+                let mut effective = (*ing).clone();
+                effective.metadata.annotations = Some(annotations);
+                candidates.push((ing, Arc::new(effective)));
+            }
+            Err(v) => rejected.push((ing, Error::Policy(v))),
         }
     }
 
     let desired = if candidates.is_empty() {
         GroupDesired::default()
     } else {
-        let group = gather(gk, &candidates, ctx);
+        let effective: Vec<Arc<Ingress>> = candidates.iter().map(|(_, e)| e.clone()).collect();
+        let group = gather(gk, &effective, ctx);
         ctx.base.provider.desired_group(&group).await?
     };
     let mut by_member: HashMap<FeRef, providers::Error> = HashMap::new();
@@ -634,9 +668,9 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
         by_member.insert(r, e);
     }
     let mut accepted: Vec<Arc<Ingress>> = Vec::new();
-    for ing in candidates {
+    for (ing, _) in candidates {
         match by_member.remove(&member_ref(&ing)) {
-            Some(e) => rejected.push((ing, e)),
+            Some(e) => rejected.push((ing, e.into())),
             None => accepted.push(ing),
         }
     }
@@ -733,7 +767,6 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
         }
     }
     // Members that left this group but not for another one: berth no longer serves them.
-    let classes = ctx.class_list();
     for ing in &involved {
         let gone_elsewhere = ing.metadata.deletion_timestamp.is_some()
             || wanted_group(ing, &ctx.selection, &classes).is_some();
@@ -1101,6 +1134,27 @@ where
     }
 }
 
+/// How often the Ingress controller looks for a LoadBalancerPolicy change.
+const POLICY_POLL: Duration = Duration::from_secs(2);
+
+/// One item per change of the policies' specs (names, generations, deletions) in the cache the
+/// Service controller's policy watch fills (a second watch would cost another connection).
+fn policy_changes(
+    policies: Store<crate::policy::LoadBalancerPolicy>,
+) -> impl Stream<Item = ()> + Send {
+    let first = crate::policy::fingerprint(&policies.state());
+    futures::stream::unfold((policies, first), |(policies, mut last)| async move {
+        loop {
+            tokio::time::sleep(POLICY_POLL).await;
+            let now = crate::policy::fingerprint(&policies.state());
+            if now != last {
+                last = now;
+                return Some(((), (policies, last)));
+            }
+        }
+    })
+}
+
 /// Why a group (or every group) is to be reconciled.
 enum Trigger {
     Groups(Vec<GroupKey>),
@@ -1231,6 +1285,9 @@ pub async fn run(
         service_triggers,
         node_triggers,
     ];
+    if let Some(policies) = ctx.base.policies.clone() {
+        streams.push(policy_changes(policies).map(|_| Trigger::All).boxed());
+    }
     if let Some(writer) = caches.slice_writer {
         streams.push(
             changed_targets(

@@ -395,6 +395,9 @@ pub struct Caches {
     /// LoadBalancerPolicies; `None` unless [`Caches::with_policies`] enabled them.
     pub policies: Option<Store<LoadBalancerPolicy>>,
     policy_writer: Option<reflector::store::Writer<LoadBalancerPolicy>>,
+    /// The Ingress controller's caches, so that the policies' `status.governedObjects` counts
+    /// governed Ingresses too (`None`: the Ingress controller does not run).
+    pub policy_ingresses: Option<crate::policy::status::IngressCaches>,
 }
 
 impl Caches {
@@ -414,6 +417,7 @@ impl Caches {
             slice_writer,
             policies: None,
             policy_writer: None,
+            policy_ingresses: None,
         }
     }
 
@@ -531,6 +535,7 @@ pub async fn run(
                 policies,
                 controller.store(),
                 ctx.selection.clone(),
+                caches.policy_ingresses.clone(),
                 scope.namespace.clone(),
                 POLICY_STATUS_INTERVAL,
             )));

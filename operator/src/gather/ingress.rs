@@ -513,7 +513,7 @@ mod tests {
         };
         let groups = snap.groups(&IngressSelection::default());
         let names: Vec<String> = groups.iter().map(|g| g.object.to_string()).collect();
-        assert_eq!(names, ["IngressGroup /edge", "IngressGroup blog/solo"]);
+        assert_eq!(names, ["IngressGroup edge", "IngressGroup blog/solo"]);
         let edge = &groups[0];
         let members: Vec<String> = edge.members.iter().map(|m| m.object.to_string()).collect();
         assert_eq!(

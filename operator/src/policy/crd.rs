@@ -1,6 +1,6 @@
 //! The `LoadBalancerPolicy` custom resource (`berth.dev/v1alpha1`, cluster-scoped): what a
-//! cluster administrator decides for the load balancers of the Services (and, later, Ingresses)
-//! it governs — defaults and restrictions. The CRD YAML in `crds/` is generated from these
+//! cluster administrator decides for the load balancers of the Services and Ingresses it
+//! governs — defaults and restrictions. The CRD YAML in `crds/` is generated from these
 //! types (`berth crds`).
 //!
 //! Validation is OpenAPI schema only (enums, patterns, min/max items), so that a 1.20 API server
@@ -29,9 +29,8 @@ const SSL_POLICY_PATTERN: &str = r"^ELBSecurityPolicy-[A-Za-z0-9-]+$";
 /// An AWS tag value: no commas (the tag annotation is `k=v,k=v`).
 const TAG_VALUE_PATTERN: &str = r"^[^,]*$";
 
-/// Governs the load balancers berth provisions for the Services (and, later, Ingresses) it
-/// selects: defaults applied where a Service sets nothing, and restrictions a tenant cannot
-/// override. Cluster-scoped; written by cluster administrators.
+/// Governs the load balancers berth provisions for the Services and Ingresses it selects:
+/// defaults applied where an object sets nothing, and restrictions a tenant cannot override. Cluster-scoped; written by cluster administrators.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "berth.dev",
@@ -65,9 +64,10 @@ pub struct LoadBalancerPolicySpec {
     #[schemars(inner(regex(pattern = CLASS_PATTERN)), transform = nullable_items)]
     pub load_balancer_classes: Vec<String>,
 
-    /// IngressClass names this policy governs (for berth's Ingress support, which is not
-    /// enforced yet). An IngressClass may also point at a policy itself, with
-    /// `spec.parameters: {apiGroup: berth.dev, kind: LoadBalancerPolicy, name: <policy>}`.
+    /// IngressClass names whose Ingresses this policy governs (the legacy annotation
+    /// `kubernetes.io/ingress.class: alb` counts as class `alb`). An IngressClass may also point
+    /// at a policy itself, with `spec.parameters: {apiGroup: berth.dev, kind:
+    /// LoadBalancerPolicy, name: <policy>, scope: Cluster}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(regex(pattern = INGRESS_CLASS_PATTERN)))]
     pub ingress_classes: Vec<String>,
@@ -143,21 +143,23 @@ impl Scheme {
     }
 }
 
-/// Defaults, each mapped to the AWS annotation it stands for; a Service that sets that
-/// annotation keeps its own value (tags are merged per key, the Service winning).
+/// Defaults, each mapped to the AWS annotation it stands for (for Services the
+/// `service.beta.kubernetes.io/aws-load-balancer-*` NLB annotations, for Ingresses the
+/// `alb.ingress.kubernetes.io/*` ALB annotations); an object that sets that annotation keeps its
+/// own value (tags are merged per key, the object winning).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyDefaults {
     /// `aws-load-balancer-scheme` (applied only when the Service sets neither the scheme nor
-    /// the legacy `aws-load-balancer-internal`).
+    /// the legacy `aws-load-balancer-internal`); Ingresses: `scheme`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Scheme>,
-    /// `aws-load-balancer-subnets`: subnet IDs or Name tags.
+    /// `aws-load-balancer-subnets` (Ingresses: `subnets`): subnet IDs or Name tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1), inner(regex(pattern = SUBNET_PATTERN)))]
     pub subnets: Option<Vec<String>>,
-    /// `aws-load-balancer-additional-resource-tags`, merged with the Service's own (the
-    /// Service's value wins per key). Keys may not be berth's ownership keys or `aws:` keys.
+    /// `aws-load-balancer-additional-resource-tags` (Ingresses: `tags`), merged with the
+    /// object's own (its value wins per key). Keys may not be berth's ownership keys or `aws:` keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = tag_values)]
     pub tags: Option<BTreeMap<String, String>>,
@@ -168,11 +170,13 @@ pub struct PolicyDefaults {
     #[schemars(length(max = 0))]
     pub security_groups: Option<Vec<String>>,
     /// `aws-load-balancer-ssl-cert`: the default certificate (ACM or IAM ARN); TLS listeners on
-    /// every TCP port unless the Service sets `aws-load-balancer-ssl-ports`.
+    /// every TCP port unless the Service sets `aws-load-balancer-ssl-ports`. Ingresses:
+    /// `certificate-arn` (an HTTPS:443 listener unless `listen-ports` says otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = CERTIFICATE_PATTERN))]
     pub certificate_arn: Option<String>,
-    /// `aws-load-balancer-ssl-negotiation-policy`, e.g. `ELBSecurityPolicy-TLS13-1-2-2021-06`.
+    /// `aws-load-balancer-ssl-negotiation-policy` (Ingresses: `ssl-policy`), e.g.
+    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SSL_POLICY_PATTERN))]
     pub ssl_policy: Option<String>,
@@ -184,13 +188,15 @@ pub struct PolicyDefaults {
 pub struct PolicyRestrictions {
     /// Only these namespaces may get internet-facing load balancers (an empty list: none may).
     /// Absent: no restriction. Internet-facing comes from the `aws-load-balancer-scheme`
-    /// annotation, the legacy `aws-load-balancer-internal: "false"`, or this policy's default.
+    /// annotation, the legacy `aws-load-balancer-internal: "false"` (Ingresses:
+    /// `alb.ingress.kubernetes.io/scheme`), or this policy's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(inner(regex(pattern = NAMESPACE_PATTERN)))]
     pub internet_facing_namespaces: Option<Vec<String>>,
     /// Annotations a governed object may not set (full names, e.g.
-    /// `service.beta.kubernetes.io/aws-load-balancer-subnets`; a `service.beta.kubernetes.io/`
-    /// name locks the `service.kubernetes.io/` spelling too, and the other way round).
+    /// `service.beta.kubernetes.io/aws-load-balancer-subnets` or
+    /// `alb.ingress.kubernetes.io/scheme`; a `service.beta.kubernetes.io/` name locks the
+    /// `service.kubernetes.io/` spelling too, and the other way round).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(inner(regex(pattern = ANNOTATION_PATTERN), length(max = 316)))]
     pub locked_annotations: Option<Vec<String>>,
@@ -200,7 +206,7 @@ pub struct PolicyRestrictions {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerPolicyStatus {
-    /// How many objects (Services) this policy currently governs.
+    /// How many objects (Services and Ingresses) this policy currently governs.
     #[serde(default)]
     pub governed_objects: i64,
     /// Standard conditions (`type`, `status`, `reason`, `message`, `lastTransitionTime`).

@@ -1,21 +1,81 @@
-//! The pure policy decision for one Service: which LoadBalancerPolicy governs it, and either the
-//! effective annotations (the policy's defaults merged under the Service's own) or a
+//! The pure policy decision for one Service or Ingress: which LoadBalancerPolicy governs it, and
+//! either the effective annotations (the policy's defaults merged under the object's own) or a
 //! [`Violation`] that names the policy, the rule, the annotation or value and what is allowed.
 //!
 //! Selection: a policy governs a Service when the Service's `spec.loadBalancerClass` (or "" for
-//! none) is in `spec.loadBalancerClasses` and, if the policy lists `spec.namespaces`, the
-//! Service's namespace is among them. When several policies govern it, the ones that list the
-//! namespace win over those that apply to every namespace; two or more left at the same level
-//! are a conflict (an admin error, reported on the Service), never a silent pick: a policy's
-//! restrictions must not disappear because another policy sorts first.
+//! none) is in `spec.loadBalancerClasses`; it governs an Ingress when the Ingress's IngressClass
+//! name (the legacy `kubernetes.io/ingress.class` value counts as the class name) is in
+//! `spec.ingressClasses`, or when that IngressClass's `spec.parameters` names the policy. Either
+//! way, if the policy lists `spec.namespaces`, the object's namespace must be among them. When
+//! several policies govern an object, the ones that list the namespace win over those that apply
+//! to every namespace; two or more left at the same level are a conflict (an admin error,
+//! reported on the object), never a silent pick: a policy's restrictions must not disappear
+//! because another policy sorts first.
+//!
+//! The decision is the same for both kinds; only the annotation names differ ([`Vocabulary`]:
+//! the NLB annotations of Services, the ALB annotations of Ingresses).
 
 use super::crd::{LoadBalancerPolicy, Scheme};
 use std::collections::BTreeMap;
 use std::fmt;
 
+use providers::aws::alb::annotations as alb;
 pub use providers::aws::annotations::{
     INTERNAL, PREFIXES, RESERVED_TAG_PREFIXES, SCHEME, SSL_CERT, SSL_POLICY, SUBNETS, TAGS,
 };
+
+/// The annotations a policy's defaults and restrictions stand for, for one kind of object.
+#[derive(Debug)]
+pub struct Vocabulary {
+    /// The object's kind, in messages.
+    pub kind: &'static str,
+    /// The annotation prefixes (the first is the canonical one, used for defaults); a name
+    /// under one prefix is the same annotation under the others.
+    pub prefixes: &'static [&'static str],
+    /// The keys, without prefix.
+    pub scheme: &'static str,
+    /// The legacy "internal" flag (`"false"`: internet-facing), if the kind has one.
+    pub internal: Option<&'static str>,
+    pub subnets: &'static str,
+    pub tags: &'static str,
+    pub certificate: &'static str,
+    pub ssl_policy: &'static str,
+}
+
+/// Services: the NLB annotations (`service.beta.kubernetes.io/aws-load-balancer-*`).
+pub const SERVICE: Vocabulary = Vocabulary {
+    kind: "Service",
+    prefixes: &PREFIXES,
+    scheme: SCHEME,
+    internal: Some(INTERNAL),
+    subnets: SUBNETS,
+    tags: TAGS,
+    certificate: SSL_CERT,
+    ssl_policy: SSL_POLICY,
+};
+
+/// Ingresses: the ALB annotations (`alb.ingress.kubernetes.io/*`).
+pub const INGRESS: Vocabulary = Vocabulary {
+    kind: "Ingress",
+    prefixes: &[alb::PREFIX],
+    scheme: alb::SCHEME,
+    internal: None,
+    subnets: alb::SUBNETS,
+    tags: alb::TAGS,
+    certificate: alb::CERTIFICATE_ARN,
+    ssl_policy: alb::SSL_POLICY,
+};
+
+/// An object a policy may govern.
+pub trait Governed: Copy {
+    fn namespace(&self) -> &str;
+    /// Whether the policy selects the object's class (its `spec.namespaces` aside).
+    fn class_selected_by(&self, policy: &LoadBalancerPolicy) -> bool;
+    /// The object and what selected it, for the conflict message: `this Service (class "x",
+    /// namespace "y")`.
+    fn describe(&self) -> String;
+    fn vocabulary(&self) -> &'static Vocabulary;
+}
 
 /// What the policy decision needs to know about a Service.
 #[derive(Clone, Copy, Debug)]
@@ -25,20 +85,75 @@ pub struct Subject<'a> {
     pub class: Option<&'a str>,
 }
 
-/// Which rule a Service (or a policy) broke.
+impl Governed for Subject<'_> {
+    fn namespace(&self) -> &str {
+        self.namespace
+    }
+    fn class_selected_by(&self, policy: &LoadBalancerPolicy) -> bool {
+        let class = self.class.unwrap_or("");
+        policy.spec.load_balancer_classes.iter().any(|c| c == class)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "this Service (class {:?}, namespace {:?})",
+            self.class.unwrap_or(""),
+            self.namespace
+        )
+    }
+    fn vocabulary(&self) -> &'static Vocabulary {
+        &SERVICE
+    }
+}
+
+/// What the policy decision needs to know about an Ingress.
+#[derive(Clone, Copy, Debug)]
+pub struct IngressSubject<'a> {
+    pub namespace: &'a str,
+    /// The IngressClass name: `spec.ingressClassName`, the cluster's default class, or the
+    /// legacy `kubernetes.io/ingress.class` value (e.g. `alb`); `None` when there is none.
+    pub class: Option<&'a str>,
+    /// The policy the IngressClass's `spec.parameters` names (apiGroup `berth.dev`, kind
+    /// `LoadBalancerPolicy`), if any.
+    pub parameters: Option<&'a str>,
+}
+
+impl Governed for IngressSubject<'_> {
+    fn namespace(&self) -> &str {
+        self.namespace
+    }
+    fn class_selected_by(&self, policy: &LoadBalancerPolicy) -> bool {
+        self.class
+            .is_some_and(|c| policy.spec.ingress_classes.iter().any(|x| x == c))
+            || self
+                .parameters
+                .is_some_and(|n| policy.metadata.name.as_deref() == Some(n))
+    }
+    fn describe(&self) -> String {
+        format!(
+            "this Ingress (IngressClass {:?}, namespace {:?})",
+            self.class.unwrap_or(""),
+            self.namespace
+        )
+    }
+    fn vocabulary(&self) -> &'static Vocabulary {
+        &INGRESS
+    }
+}
+
+/// Which rule an object (or a policy) broke.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rule {
     /// `restrictions.internetFacingNamespaces`.
     InternetFacing,
     /// `restrictions.lockedAnnotations`.
     LockedAnnotation,
-    /// Two or more policies govern the Service at the same level (admin error).
+    /// Two or more policies govern the object at the same level (admin error).
     Conflict,
     /// The policy itself is unusable, e.g. a reserved tag key (admin error).
     InvalidPolicy,
 }
 
-/// Why a Service gets no load balancer.
+/// Why an object gets no load balancer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     /// The policy (or, for a conflict, the policies, comma-separated).
@@ -65,12 +180,12 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The outcome for a Service that breaks no rule.
+/// The outcome for an object that breaks no rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effective {
     /// The governing policy, if any.
     pub policy: Option<String>,
-    /// The annotations to build the load balancer from (the Service's, plus defaults).
+    /// The annotations to build the load balancer from (the object's, plus defaults).
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -78,22 +193,21 @@ fn name_of(p: &LoadBalancerPolicy) -> &str {
     p.metadata.name.as_deref().unwrap_or_default()
 }
 
-/// Whether `policy` selects a Service of this class and namespace.
-pub fn selects(policy: &LoadBalancerPolicy, subject: Subject<'_>) -> bool {
-    let class = subject.class.unwrap_or("");
-    policy.spec.load_balancer_classes.iter().any(|c| c == class)
+/// Whether `policy` selects this object (its class and namespace).
+pub fn selects<S: Governed>(policy: &LoadBalancerPolicy, subject: S) -> bool {
+    subject.class_selected_by(policy)
         && policy
             .spec
             .namespaces
             .as_ref()
-            .is_none_or(|ns| ns.iter().any(|n| n == subject.namespace))
+            .is_none_or(|ns| ns.iter().any(|n| n == subject.namespace()))
 }
 
-/// The policy that governs the Service: `Ok(None)` when none does, a `Conflict` violation when
+/// The policy that governs the object: `Ok(None)` when none does, a `Conflict` violation when
 /// several do at the same level (see the module docs).
-pub fn governing<'p>(
+pub fn governing<'p, S: Governed>(
     policies: &'p [&'p LoadBalancerPolicy],
-    subject: Subject<'_>,
+    subject: S,
 ) -> Result<Option<&'p LoadBalancerPolicy>, Violation> {
     let matching: Vec<&LoadBalancerPolicy> = policies
         .iter()
@@ -117,29 +231,32 @@ pub fn governing<'p>(
                 policy: names.join(","),
                 rule: Rule::Conflict,
                 message: format!(
-                    "LoadBalancerPolicies {} all govern this Service (class {:?}, namespace {:?}); a cluster administrator must make them select disjoint classes or namespaces (a policy listing the namespace in spec.namespaces takes precedence over one without)",
+                    "LoadBalancerPolicies {} all govern {}; a cluster administrator must make them select disjoint classes or namespaces (a policy listing the namespace in spec.namespaces takes precedence over one without)",
                     quoted.join(", "),
-                    subject.class.unwrap_or(""),
-                    subject.namespace
+                    subject.describe()
                 ),
             })
         }
     }
 }
 
-/// The annotation `key` (without prefix) under either prefix: (full name, trimmed value); the
-/// `service.beta.` spelling wins when both are set, as in the provider.
-fn get<'a>(ann: &'a BTreeMap<String, String>, key: &str) -> Option<(&'a str, &'a str)> {
-    PREFIXES.iter().find_map(|p| {
+/// The annotation `key` (without prefix) under any prefix: (full name, trimmed value); the
+/// first prefix's spelling (`service.beta.`) wins when several are set, as in the provider.
+fn get<'a>(
+    vocab: &Vocabulary,
+    ann: &'a BTreeMap<String, String>,
+    key: &str,
+) -> Option<(&'a str, &'a str)> {
+    vocab.prefixes.iter().find_map(|p| {
         ann.get_key_value(&format!("{p}{key}"))
             .map(|(k, v)| (k.as_str(), v.trim()))
     })
 }
 
-/// The two spellings of an annotation name under berth's prefixes (or the name alone).
-fn spellings(name: &str) -> Vec<String> {
-    match PREFIXES.iter().find_map(|p| name.strip_prefix(p)) {
-        Some(key) => PREFIXES.iter().map(|p| format!("{p}{key}")).collect(),
+/// The spellings of an annotation name under the vocabulary's prefixes (or the name alone).
+fn spellings(vocab: &Vocabulary, name: &str) -> Vec<String> {
+    match vocab.prefixes.iter().find_map(|p| name.strip_prefix(p)) {
+        Some(key) => vocab.prefixes.iter().map(|p| format!("{p}{key}")).collect(),
         None => vec![name.to_string()],
     }
 }
@@ -191,12 +308,14 @@ fn check_policy(p: &LoadBalancerPolicy) -> Result<(), Violation> {
     Ok(())
 }
 
-/// The decision for one Service with these annotations under these policies.
-pub fn evaluate(
+/// The decision for one object with these annotations under these policies.
+pub fn evaluate<S: Governed>(
     policies: &[&LoadBalancerPolicy],
-    subject: Subject<'_>,
+    subject: S,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Effective, Violation> {
+    let v = subject.vocabulary();
+    let kind = v.kind;
     let Some(policy) = governing(policies, subject)? else {
         return Ok(Effective {
             policy: None,
@@ -207,53 +326,54 @@ pub fn evaluate(
     let name = name_of(policy);
     let restrictions = policy.spec.restrictions.clone().unwrap_or_default();
 
-    // 1. Locked annotations: the Service may not set them at all.
+    // 1. Locked annotations: the object may not set them at all.
     for locked in restrictions.locked_annotations.iter().flatten() {
-        for spelling in spellings(locked) {
+        for spelling in spellings(v, locked) {
             if let Some(v) = annotations.get(&spelling) {
                 return Err(Violation {
                     policy: name.to_string(),
                     rule: Rule::LockedAnnotation,
                     message: format!(
-                        "LoadBalancerPolicy {name:?}: annotation {spelling}={v:?} is locked by the cluster administrator; remove it from the Service"
+                        "LoadBalancerPolicy {name:?}: annotation {spelling}={v:?} is locked by the cluster administrator; remove it from the {kind}"
                     ),
                 });
             }
         }
     }
 
-    // 2. Defaults, where the Service sets nothing.
+    // 2. Defaults, where the object sets nothing.
     let mut out = annotations.clone();
-    let canonical = |key: &str| format!("{}{key}", PREFIXES[0]);
+    let canonical = |key: &str| format!("{}{key}", v.prefixes[0]);
+    let own = |key: &str| get(v, annotations, key).is_some();
     let defaults = policy.spec.defaults.clone().unwrap_or_default();
     if let Some(scheme) = defaults.scheme {
-        if get(annotations, SCHEME).is_none() && get(annotations, INTERNAL).is_none() {
-            out.insert(canonical(SCHEME), scheme.as_str().into());
+        if !own(v.scheme) && !v.internal.is_some_and(own) {
+            out.insert(canonical(v.scheme), scheme.as_str().into());
         }
     }
     if let Some(subnets) = defaults.subnets.as_ref().filter(|s| !s.is_empty()) {
-        if get(annotations, SUBNETS).is_none() {
-            out.insert(canonical(SUBNETS), subnets.join(","));
+        if !own(v.subnets) {
+            out.insert(canonical(v.subnets), subnets.join(","));
         }
     }
     if let Some(cert) = &defaults.certificate_arn {
-        if get(annotations, SSL_CERT).is_none() {
-            out.insert(canonical(SSL_CERT), cert.clone());
+        if !own(v.certificate) {
+            out.insert(canonical(v.certificate), cert.clone());
         }
     }
     if let Some(ssl) = &defaults.ssl_policy {
-        if get(annotations, SSL_POLICY).is_none() {
-            out.insert(canonical(SSL_POLICY), ssl.clone());
+        if !own(v.ssl_policy) {
+            out.insert(canonical(v.ssl_policy), ssl.clone());
         }
     }
     if let Some(tags) = defaults.tags.as_ref().filter(|t| !t.is_empty()) {
-        match get(annotations, TAGS) {
+        match get(v, annotations, v.tags) {
             None => {
                 let joined: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.insert(canonical(TAGS), joined.join(","));
+                out.insert(canonical(v.tags), joined.join(","));
             }
             Some((key, value)) => {
-                // A malformed value is left as it is: the provider names it on the Service.
+                // A malformed value is left as it is: the provider names it on the object.
                 if let Some(own) = parse_tags(value) {
                     let mut merged = tags.clone();
                     merged.extend(own);
@@ -265,21 +385,26 @@ pub fn evaluate(
         }
     }
 
-    // 3. Internet-facing, from the effective annotations (the AWS default is internal).
+    // 3. Internet-facing, from the effective annotations (the AWS default is internal, for NLBs
+    // and ALBs alike).
     if let Some(allowed) = &restrictions.internet_facing_namespaces {
-        let source = match (get(&out, SCHEME), get(&out, INTERNAL)) {
-            (Some((k, v)), _) if v.eq_ignore_ascii_case(Scheme::InternetFacing.as_str()) => {
+        let internal = v.internal.and_then(|k| get(v, &out, k));
+        let source = match (get(v, &out, v.scheme), internal) {
+            (Some((k, val)), _) if val.eq_ignore_ascii_case(Scheme::InternetFacing.as_str()) => {
                 Some(if annotations.contains_key(k) {
-                    format!("{k}: {v:?}")
+                    format!("{k}: {val:?}")
                 } else {
                     "the policy's default scheme internet-facing".to_string()
                 })
             }
-            (None, Some((k, v))) if v.eq_ignore_ascii_case("false") => Some(format!("{k}: {v:?}")),
+            (None, Some((k, val))) if val.eq_ignore_ascii_case("false") => {
+                Some(format!("{k}: {val:?}"))
+            }
             _ => None,
         };
         if let Some(source) = source {
-            if !allowed.iter().any(|n| n == subject.namespace) {
+            let namespace = subject.namespace();
+            if !allowed.iter().any(|n| n == namespace) {
                 let list = if allowed.is_empty() {
                     "none".to_string()
                 } else {
@@ -289,9 +414,8 @@ pub fn evaluate(
                     policy: name.to_string(),
                     rule: Rule::InternetFacing,
                     message: format!(
-                        "LoadBalancerPolicy {name:?}: namespace {:?} may not create internet-facing load balancers (allowed: {list}); this Service asks for one ({source}); set {}: internal",
-                        subject.namespace,
-                        canonical(SCHEME)
+                        "LoadBalancerPolicy {name:?}: namespace {namespace:?} may not create internet-facing load balancers (allowed: {list}); this {kind} asks for one ({source}); set {}: internal",
+                        canonical(v.scheme)
                     ),
                 });
             }

@@ -71,31 +71,74 @@ pub async fn served(client: &kube::Client) -> Result<bool, kube::Error> {
     }
 }
 
-/// The annotations to build the Service's load balancer from: its own, with the governing
-/// policy's defaults merged in; or the policy violation. `policies` is `None` when the API
-/// server does not serve LoadBalancerPolicies (berth then runs without them).
+/// The policies to apply: `Ok(None)` when the API server does not serve LoadBalancerPolicies
+/// (`policies` is `None`; berth then runs without them).
 ///
 /// Fails closed: before the policies' first list is in, it waits up to `wait`, then returns a
 /// retryable error (never provisioning without knowing the policies).
-pub async fn effective_annotations(
+pub async fn snapshot(
     policies: Option<&kube::runtime::reflector::Store<LoadBalancerPolicy>>,
-    svc: &k8s_openapi::api::core::v1::Service,
     wait: std::time::Duration,
-) -> crate::Result<std::collections::BTreeMap<String, String>> {
-    let own = svc.metadata.annotations.clone().unwrap_or_default();
+) -> crate::Result<Option<Vec<std::sync::Arc<LoadBalancerPolicy>>>> {
     let Some(store) = policies else {
-        return Ok(own);
+        return Ok(None);
     };
     if !loaded(store, wait).await {
         return Err(crate::Error::Config(
             "LoadBalancerPolicies are not loaded yet (waiting for the watch); retrying".into(),
         ));
     }
-    let state = store.state();
+    Ok(Some(store.state()))
+}
+
+/// The annotations to build the Service's load balancer from: its own, with the governing
+/// policy's defaults merged in; or the policy violation. `policies` is `None` when the API
+/// server does not serve LoadBalancerPolicies (see [`snapshot`], which also fails closed).
+pub async fn effective_annotations(
+    policies: Option<&kube::runtime::reflector::Store<LoadBalancerPolicy>>,
+    svc: &k8s_openapi::api::core::v1::Service,
+    wait: std::time::Duration,
+) -> crate::Result<std::collections::BTreeMap<String, String>> {
+    let own = svc.metadata.annotations.clone().unwrap_or_default();
+    let Some(state) = snapshot(policies, wait).await? else {
+        return Ok(own);
+    };
     let all: Vec<&LoadBalancerPolicy> = state.iter().map(|p| &**p).collect();
     evaluate::evaluate(&all, status::subject(svc), &own)
         .map(|e| e.annotations)
         .map_err(crate::Error::Policy)
+}
+
+/// The annotations an Ingress contributes to its group's load balancer: its own, with the
+/// governing policy's defaults merged in (the ALB annotations); or the policy violation.
+/// `classes`: the IngressClasses (for the class name of a default class and `spec.parameters`).
+pub fn effective_ingress_annotations(
+    policies: &[std::sync::Arc<LoadBalancerPolicy>],
+    ing: &k8s_openapi::api::networking::v1::Ingress,
+    classes: &[k8s_openapi::api::networking::v1::IngressClass],
+) -> Result<std::collections::BTreeMap<String, String>, evaluate::Violation> {
+    let own = ing.metadata.annotations.clone().unwrap_or_default();
+    let all: Vec<&LoadBalancerPolicy> = policies.iter().map(|p| &**p).collect();
+    evaluate::evaluate(&all, status::ingress_subject(ing, classes), &own).map(|e| e.annotations)
+}
+
+/// A fingerprint of the policies' specs (name, generation, being deleted), sorted: what the
+/// Ingress controller compares to notice a policy change in the shared cache.
+pub fn fingerprint(
+    policies: &[std::sync::Arc<LoadBalancerPolicy>],
+) -> Vec<(String, Option<i64>, bool)> {
+    let mut out: Vec<(String, Option<i64>, bool)> = policies
+        .iter()
+        .map(|p| {
+            (
+                p.metadata.name.clone().unwrap_or_default(),
+                p.metadata.generation,
+                p.metadata.deletion_timestamp.is_some(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// Whether the store has its first list, waiting up to `wait`. Polls: a store's readiness wakes

@@ -140,11 +140,16 @@ struct FakeProvider {
     calls: Mutex<Vec<String>>,
     cloud: Mutex<Vec<ObservedResource>>,
     fail_apply: Mutex<Option<providers::Error>>,
+    /// (member, its `alb.ingress.kubernetes.io/tags`) as the last `desired_group` saw them.
+    members: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl FakeProvider {
     fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+    fn members(&self) -> Vec<(String, Option<String>)> {
+        self.members.lock().unwrap().clone()
     }
     fn log(&self, s: String) {
         self.calls.lock().unwrap().push(s);
@@ -187,6 +192,16 @@ impl providers::Provider for FakeProvider {
             group.object,
             names.join(",")
         ));
+        *self.members.lock().unwrap() = group
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.object.name.clone(),
+                    m.annotations.get("alb.ingress.kubernetes.io/tags").cloned(),
+                )
+            })
+            .collect();
         let mut out = GroupDesired::default();
         let mut accepted = 0;
         for m in &group.members {
@@ -268,21 +283,39 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(None)
+}
+
+/// A harness whose context applies these LoadBalancerPolicies.
+fn harness_with(policies: Option<Vec<crate::policy::LoadBalancerPolicy>>) -> Harness {
+    let store = policies.map(|ps| {
+        let (store, mut w) = reflector::store::<crate::policy::LoadBalancerPolicy>();
+        w.apply_watcher_event(&watcher::Event::Init);
+        for p in ps {
+            w.apply_watcher_event(&watcher::Event::InitApply(p));
+        }
+        w.apply_watcher_event(&watcher::Event::InitDone);
+        std::mem::forget(w);
+        store
+    });
     let api = FakeApi::default();
     let provider = Arc::new(FakeProvider::default());
     let caches = IngressCaches::new(false);
     let (node_store, _w) = reflector::store::<Node>();
-    let base = Arc::new(Context::new(
-        api.client(),
-        provider.clone(),
-        Metrics::new(),
-        crate::gather::Selection::default(),
-        "c1".into(),
-        node_store,
-        None,
-        Duration::from_secs(42),
-        Some("test".into()),
-    ));
+    let base = Arc::new(
+        Context::new(
+            api.client(),
+            provider.clone(),
+            Metrics::new(),
+            crate::gather::Selection::default(),
+            "c1".into(),
+            node_store,
+            None,
+            Duration::from_secs(42),
+            Some("test".into()),
+        )
+        .with_policies(store),
+    );
     let ctx = caches.context(base, IngressSelection::default());
     let IngressCaches {
         ingress_writer,
@@ -403,7 +436,7 @@ async fn a_rejected_member_is_isolated_and_the_rest_converge() {
     // The provider saw all three (sorted), the cloud serves only a and c.
     assert_eq!(
         h.provider.calls()[0],
-        "desired_group IngressGroup /g [ns1/a,ns1/c,ns2/b]"
+        "desired_group IngressGroup g [ns1/a,ns1/c,ns2/b]"
     );
     assert_eq!(
         h.provider.cloud_names(),
@@ -520,7 +553,7 @@ async fn deleting_one_member_removes_only_its_resources_then_its_finalizer() {
     let log = h.provider.calls();
     assert!(
         log.iter()
-            .any(|c| c == "desired_group IngressGroup /g [ns1/b]"),
+            .any(|c| c == "desired_group IngressGroup g [ns1/b]"),
         "{log:?}"
     );
 
@@ -537,7 +570,7 @@ async fn deleting_one_member_removes_only_its_resources_then_its_finalizer() {
     assert_eq!(out.address, None);
     assert!(h.provider.cloud_names().is_empty());
     let log = h.provider.calls()[before..].to_vec();
-    assert_eq!(log, ["observe IngressGroup /g desired=0", "apply 3"]);
+    assert_eq!(log, ["observe IngressGroup g desired=0", "apply 3"]);
     assert_eq!(h.api.finalizer_patches(), [("b".to_string(), json!([]))]);
 }
 
@@ -864,4 +897,112 @@ async fn when_every_member_is_rejected_the_cloud_is_left_alone() {
     assert!(h.api.finalizer_patches().is_empty());
     assert!(h.api.status_patches().is_empty());
     assert_eq!(h.api.events(), ["Warning InvalidAnnotation a"]);
+}
+
+/// A member its LoadBalancerPolicy forbids is rejected before the provider sees it (Warning
+/// PolicyViolation, False condition, hostname cleared), the rest of the group converges with
+/// the policy's defaults merged into their annotations.
+#[tokio::test]
+async fn a_member_its_policy_forbids_is_rejected_and_the_rest_converge() {
+    let policy: crate::policy::LoadBalancerPolicy = serde_json::from_value(json!({
+        "apiVersion": "berth.dev/v1alpha1", "kind": "LoadBalancerPolicy",
+        "metadata": {"name": "tenants", "generation": 1},
+        "spec": {"ingressClasses": ["berth"], "namespaces": ["ns1", "ns2"],
+                 "defaults": {"tags": {"team": "platform"}},
+                 "restrictions": {"internetFacingNamespaces": ["ns1"]}}
+    }))
+    .unwrap();
+    let mut h = harness_with(Some(vec![policy]));
+    let a = ing(
+        "ns1",
+        "a",
+        json!({"metadata": {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}}}),
+    );
+    let b = ing(
+        "ns2",
+        "b",
+        json!({"metadata": {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}},
+               "status": {"loadBalancer": {"ingress": [{"hostname": HOST}]}}}),
+    );
+    let c = ing("ns2", "c", json!({}));
+    for i in [&a, &b, &c] {
+        h.put(i);
+    }
+    let out = h.reconcile(&g()).await;
+    assert_eq!(out.accepted, ["ns1/a", "ns2/c"]);
+    assert_eq!(out.rejected, ["ns2/b"]);
+    assert_eq!(out.address.as_deref(), Some(HOST));
+    // The provider never saw b; it saw a and c with the policy's default tag.
+    let first = &h.provider.calls()[0];
+    assert!(
+        first.starts_with("desired_group ") && first.ends_with(" [ns1/a,ns2/c]"),
+        "{first}"
+    );
+    let seen = h.provider.members();
+    assert_eq!(
+        seen.iter().map(|(_, t)| t.as_deref()).collect::<Vec<_>>(),
+        [Some("team=platform"), Some("team=platform")],
+        "{seen:?}"
+    );
+    assert_eq!(
+        h.provider.cloud_names(),
+        ["alb", "rule-a", "rule-c", "tg-a", "tg-c"]
+    );
+    // b: Warning PolicyViolation, False condition naming the policy, hostname cleared; no
+    // finalizer; and nothing berth writes carries the policy's defaults.
+    let ev = h.api.events();
+    assert!(
+        ev.contains(&"Warning PolicyViolation b".to_string()),
+        "{ev:?}"
+    );
+    let b2 = written(&h, &b);
+    let cond = Condition::of(&b2).expect("condition on b");
+    assert_eq!(
+        (cond.status.as_str(), cond.reason.as_str()),
+        ("False", "PolicyViolation")
+    );
+    assert!(
+        cond.message.contains(r#"LoadBalancerPolicy "tenants""#),
+        "{}",
+        cond.message
+    );
+    assert!(cond.message.contains("internet-facing"), "{}", cond.message);
+    assert!(b2
+        .status
+        .clone()
+        .and_then(|s| s.load_balancer)
+        .and_then(|l| l.ingress)
+        .is_none());
+    assert!(b2.finalizers().is_empty());
+    assert!(!h.api.finalizer_patches().iter().any(|(n, _)| n == "b"));
+    let a2 = written(&h, &a);
+    assert_eq!(Condition::of(&a2).unwrap().status, "True");
+    assert!(!a2
+        .annotations()
+        .contains_key("alb.ingress.kubernetes.io/tags"));
+}
+
+/// Before the policies are loaded, nothing is provisioned (fails closed, retryable).
+#[tokio::test]
+async fn an_ingress_waits_for_the_policies() {
+    let (store, _w) = reflector::store::<crate::policy::LoadBalancerPolicy>();
+    let mut h = harness();
+    let mut base = Context::new(
+        h.api.client(),
+        h.provider.clone(),
+        Metrics::new(),
+        crate::gather::Selection::default(),
+        "c1".into(),
+        reflector::store::<Node>().0,
+        None,
+        Duration::from_secs(42),
+        None,
+    )
+    .with_policies(Some(store));
+    base.policy_wait = Duration::from_millis(50);
+    h.ctx.base = Arc::new(base);
+    h.put(&ing("ns1", "a", json!({})));
+    let err = reconcile_group(&g(), &h.ctx).await.unwrap_err();
+    assert!(err.to_string().contains("not loaded"), "{err}");
+    assert!(h.provider.calls().is_empty());
 }

@@ -425,3 +425,302 @@ fn a_malformed_service_tag_annotation_is_left_to_the_provider() {
         "novalue"
     );
 }
+
+// ---------------------------------------------------------------- Ingresses
+
+fn ingress(ns: &str, class: Option<&str>, annotations: &[(&str, &str)]) -> Ingress {
+    let a: BTreeMap<String, String> = annotations
+        .iter()
+        .map(|(k, v)| {
+            let k = if k.contains('/') {
+                k.to_string()
+            } else {
+                format!("alb.ingress.kubernetes.io/{k}")
+            };
+            (k, v.to_string())
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": ns, "annotations": a},
+        "spec": {"ingressClassName": class},
+    }))
+    .unwrap()
+}
+
+fn ingress_class(name: &str, parameters: Option<serde_json::Value>, default: bool) -> IngressClass {
+    let mut v = json!({"metadata": {"name": name}, "spec": {"controller": "berth.dev/alb"}});
+    if let Some(p) = parameters {
+        v["spec"]["parameters"] = p;
+    }
+    if default {
+        v["metadata"]["annotations"] =
+            json!({"ingressclass.kubernetes.io/is-default-class": "true"});
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+
+/// The Ingress decision: which policy governs (by `spec.ingressClasses`, by the IngressClass's
+/// `spec.parameters`, the legacy class), the ALB defaults merged, the restrictions.
+#[test]
+fn ingress_table() {
+    let by_class = policy(
+        "albs",
+        json!({
+            "ingressClasses": ["shared", "alb"],
+            "defaults": {
+                "scheme": "internal",
+                "subnets": ["subnet-1", "subnet-2"],
+                "tags": {"team": "platform", "cost-center": "42"},
+                "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+                "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"
+            },
+            "restrictions": {
+                "internetFacingNamespaces": ["edge"],
+                "lockedAnnotations": ["alb.ingress.kubernetes.io/load-balancer-name"]
+            }
+        }),
+    );
+    let by_parameters = policy(
+        "pointed-at",
+        json!({
+            // Selects no class itself: only the IngressClass's parameters point at it.
+            "ingressClasses": ["unused"],
+            "defaults": {"tags": {"via": "parameters"}},
+            "restrictions": {"internetFacingNamespaces": []}
+        }),
+    );
+    let services_only = policy(
+        "nlbs",
+        json!({"loadBalancerClasses": [""], "defaults": {"scheme": "internet-facing"}}),
+    );
+    let params = |kind: &str, group: &str| {
+        Some(json!({"apiGroup": group, "kind": kind, "name": "pointed-at", "scope": "Cluster"}))
+    };
+    let classes = vec![
+        ingress_class("shared", None, false),
+        ingress_class("pointing", params("LoadBalancerPolicy", "berth.dev"), false),
+        ingress_class(
+            "other-kind",
+            params("IngressParameters", "elbv2.k8s.aws"),
+            false,
+        ),
+        ingress_class("plain", None, true),
+    ];
+    let all = vec![
+        std::sync::Arc::new(by_class.clone()),
+        std::sync::Arc::new(by_parameters.clone()),
+        std::sync::Arc::new(services_only.clone()),
+    ];
+    let defaults: &[(&str, &str)] = &[
+        ("scheme", "internal"),
+        ("subnets", "subnet-1,subnet-2"),
+        ("tags", "cost-center=42,team=platform"),
+        (
+            "certificate-arn",
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        ),
+        ("ssl-policy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+    ];
+    // (what, the Ingress, the outcome).
+    let cases: Vec<(&str, Ingress, Want)> = vec![
+        (
+            "class listed in ingressClasses: defaults merged",
+            ingress(NS, Some("shared"), &[]),
+            Want::Adds(Some("albs"), defaults),
+        ),
+        (
+            "the Ingress's annotations win; tags merge, the Ingress winning per key",
+            ingress(
+                NS,
+                Some("shared"),
+                &[
+                    ("scheme", "internal"),
+                    ("subnets", "subnet-9"),
+                    ("tags", "team=shop, app=web"),
+                ],
+            ),
+            Want::Adds(
+                Some("albs"),
+                &[
+                    ("tags", "app=web,cost-center=42,team=shop"),
+                    (
+                        "certificate-arn",
+                        "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+                    ),
+                    ("ssl-policy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+                ],
+            ),
+        ),
+        (
+            "legacy kubernetes.io/ingress.class: alb is class name alb",
+            ingress(NS, None, &[("kubernetes.io/ingress.class", "alb")]),
+            Want::Adds(Some("albs"), defaults),
+        ),
+        (
+            "IngressClass spec.parameters names the policy",
+            ingress(NS, Some("pointing"), &[]),
+            Want::Adds(Some("pointed-at"), &[("tags", "via=parameters")]),
+        ),
+        (
+            "parameters of another kind select nothing",
+            ingress(NS, Some("other-kind"), &[("scheme", "internet-facing")]),
+            Want::Adds(None, &[]),
+        ),
+        (
+            "the default IngressClass is the class of an Ingress without one",
+            ingress(NS, None, &[]),
+            Want::Adds(None, &[]),
+        ),
+        (
+            "internet-facing forbidden in this namespace",
+            ingress(NS, Some("shared"), &[("scheme", "internet-facing")]),
+            Want::Violates(
+                Rule::InternetFacing,
+                &[
+                    r#"LoadBalancerPolicy "albs": namespace "team-a" may not create internet-facing load balancers (allowed: edge)"#,
+                    r#"this Ingress asks for one (alb.ingress.kubernetes.io/scheme: "internet-facing")"#,
+                    "set alb.ingress.kubernetes.io/scheme: internal",
+                ],
+            ),
+        ),
+        (
+            "internet-facing allowed in its namespace",
+            ingress("edge", Some("shared"), &[("scheme", "internet-facing")]),
+            Want::Adds(Some("albs"), &defaults[1..]),
+        ),
+        (
+            "internet-facing forbidden by a policy named in spec.parameters",
+            ingress(NS, Some("pointing"), &[("scheme", "internet-facing")]),
+            Want::Violates(
+                Rule::InternetFacing,
+                &[r#""pointed-at""#, "(allowed: none)"],
+            ),
+        ),
+        (
+            "locked annotation",
+            ingress(NS, Some("shared"), &[("load-balancer-name", "mine")]),
+            Want::Violates(
+                Rule::LockedAnnotation,
+                &[
+                    r#"alb.ingress.kubernetes.io/load-balancer-name="mine""#,
+                    "remove it from the Ingress",
+                ],
+            ),
+        ),
+        (
+            "a Service policy's annotations do not apply to Ingresses",
+            ingress(NS, Some("unlisted"), &[]),
+            Want::Adds(None, &[]),
+        ),
+    ];
+    for (name, ing, want) in cases {
+        let own = ing.metadata.annotations.clone().unwrap_or_default();
+        let subject = crate::policy::status::ingress_subject(&ing, &classes);
+        let refs: Vec<&LoadBalancerPolicy> = all.iter().map(|p| &**p).collect();
+        let got = evaluate(&refs, subject, &own);
+        // The controller's entry point agrees.
+        assert_eq!(
+            crate::policy::effective_ingress_annotations(&all, &ing, &classes),
+            got.clone().map(|e| e.annotations),
+            "{name}"
+        );
+        match want {
+            Want::Adds(policy, adds) => {
+                let mut expected = own.clone();
+                for (k, v) in adds {
+                    expected.insert(format!("alb.ingress.kubernetes.io/{k}"), v.to_string());
+                }
+                assert_eq!(
+                    got,
+                    Ok(Effective {
+                        policy: policy.map(String::from),
+                        annotations: expected
+                    }),
+                    "{name}"
+                );
+            }
+            Want::Violates(rule, fragments) => {
+                let v = got.expect_err(name);
+                assert_eq!(v.rule, rule, "{name}: {v}");
+                for f in fragments {
+                    assert!(v.message.contains(f), "{name}: {:?} lacks {f:?}", v.message);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn ingress_subjects_and_conflicts() {
+    let classes = vec![
+        ingress_class(
+            "pointing",
+            Some(json!({"apiGroup": "berth.dev", "kind": "LoadBalancerPolicy", "name": "p"})),
+            false,
+        ),
+        ingress_class("plain", None, true),
+    ];
+    let s = |ing: &Ingress| {
+        let s = crate::policy::status::ingress_subject(ing, &classes);
+        (
+            s.namespace.to_string(),
+            s.class.map(String::from),
+            s.parameters.map(String::from),
+        )
+    };
+    let own = |x: &str| Some(x.to_string());
+    assert_eq!(
+        s(&ingress(NS, Some("pointing"), &[])),
+        (NS.into(), own("pointing"), own("p"))
+    );
+    assert_eq!(s(&ingress(NS, None, &[])), (NS.into(), own("plain"), None));
+    assert_eq!(
+        s(&ingress(
+            NS,
+            Some("pointing"),
+            &[("kubernetes.io/ingress.class", " alb ")]
+        )),
+        (NS.into(), own("alb"), None)
+    );
+    assert_eq!(
+        s(&ingress(NS, Some("missing"), &[])),
+        (NS.into(), own("missing"), None)
+    );
+    // A policy named by parameters and another listing the class: a conflict at the same
+    // level, unless one lists the namespace.
+    let p = policy("p", json!({"ingressClasses": ["x"]}));
+    let q = policy("q", json!({"ingressClasses": ["pointing"]}));
+    let ing = ingress(NS, Some("pointing"), &[]);
+    let subject = crate::policy::status::ingress_subject(&ing, &classes);
+    let v = governing(&[&p, &q], subject).unwrap_err();
+    assert_eq!(v.reason(), "PolicyConflict");
+    assert!(
+        v.message
+            .contains(r#"this Ingress (IngressClass "pointing", namespace "team-a")"#),
+        "{v}"
+    );
+    let q_scoped = policy(
+        "q",
+        json!({"ingressClasses": ["pointing"], "namespaces": [NS]}),
+    );
+    assert_eq!(
+        governing(&[&p, &q_scoped], subject)
+            .unwrap()
+            .and_then(|p| p.metadata.name.clone()),
+        Some("q".into())
+    );
+    // A Service subject never matches an ingressClasses-only policy.
+    assert_eq!(
+        governing(
+            &[&p, &q],
+            Subject {
+                namespace: NS,
+                class: None
+            }
+        )
+        .unwrap(),
+        None
+    );
+}
