@@ -1198,31 +1198,13 @@ impl AwsProvider {
 
         if changed("Certificates") {
             // The additional (SNI) certificates: as listed, beyond the default one.
-            let mut have = BTreeSet::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let r = self
-                    .elb
-                    .describe_listener_certificates()
-                    .listener_arn(arn)
-                    .set_marker(marker.clone());
-                let page = self
-                    .call(ops::DESCRIBE_LISTENER_CERTIFICATES, || r.clone().send())
-                    .await?;
-                have.extend(
-                    page.certificates()
-                        .iter()
-                        .filter(|c| !c.is_default().unwrap_or(false))
-                        .filter_map(|c| c.certificate_arn().map(String::from)),
-                );
-                marker = page
-                    .next_marker()
-                    .filter(|m| !m.is_empty())
-                    .map(String::from);
-                if marker.is_none() {
-                    break;
-                }
-            }
+            let have: BTreeSet<String> = self
+                .listener_certificates(arn)
+                .await?
+                .iter()
+                .filter(|c| !c.is_default().unwrap_or(false))
+                .filter_map(|c| c.certificate_arn().map(String::from))
+                .collect();
             let want: BTreeSet<String> = certs.iter().skip(1).cloned().collect();
             let add: Vec<String> = want.difference(&have).cloned().collect();
             let remove: Vec<String> = have

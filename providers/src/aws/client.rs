@@ -122,6 +122,32 @@ impl AwsProvider {
         self.call_coded(op, f).await.map_err(|f| f.error)
     }
 
+    /// Every page of an ELBv2 Describe call (Marker / NextMarker): `send(marker)` sends one
+    /// page's request, `split` takes a page apart into its items and the next marker.
+    pub(crate) async fn all_pages<P, T, E, F, Fut>(
+        &self,
+        op: Op,
+        mut send: F,
+        split: impl Fn(P) -> (Option<Vec<T>>, Option<String>),
+    ) -> Result<Vec<T>>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = std::result::Result<P, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self.call(op, || send(marker.clone())).await?;
+            let (items, next) = split(page);
+            out.extend(items.unwrap_or_default());
+            marker = next.filter(|m| !m.is_empty());
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Like [`Self::call`], but an error whose AWS code is in `absent` (e.g.
     /// `LoadBalancerNotFound` on a delete) is `Ok(None)`: the thing is already gone.
     pub(crate) async fn call_unless<T, E, F, Fut>(

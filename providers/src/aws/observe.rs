@@ -558,50 +558,34 @@ impl<'a> Wanted<'a> {
 impl AwsProvider {
     /// Every load balancer in the region (paged).
     async fn all_load_balancers(&self) -> Result<Vec<LoadBalancer>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let req = self
-                .elb
-                .describe_load_balancers()
-                .page_size(400)
-                .set_marker(marker.clone());
-            let page = self
-                .call(ops::DESCRIBE_LOAD_BALANCERS, || req.clone().send())
-                .await?;
-            out.extend(page.load_balancers().iter().cloned());
-            marker = page
-                .next_marker()
-                .filter(|m| !m.is_empty())
-                .map(String::from);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+        self.all_pages(
+            ops::DESCRIBE_LOAD_BALANCERS,
+            |m| {
+                self.elb
+                    .describe_load_balancers()
+                    .page_size(400)
+                    .set_marker(m)
+                    .send()
+            },
+            |p| (p.load_balancers, p.next_marker),
+        )
+        .await
     }
 
     /// Every target group in the region (paged).
     async fn all_target_groups(&self) -> Result<Vec<TargetGroup>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let req = self
-                .elb
-                .describe_target_groups()
-                .page_size(400)
-                .set_marker(marker.clone());
-            let page = self
-                .call(ops::DESCRIBE_TARGET_GROUPS, || req.clone().send())
-                .await?;
-            out.extend(page.target_groups().iter().cloned());
-            marker = page
-                .next_marker()
-                .filter(|m| !m.is_empty())
-                .map(String::from);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+        self.all_pages(
+            ops::DESCRIBE_TARGET_GROUPS,
+            |m| {
+                self.elb
+                    .describe_target_groups()
+                    .page_size(400)
+                    .set_marker(m)
+                    .send()
+            },
+            |p| (p.target_groups, p.next_marker),
+        )
+        .await
     }
 
     /// Tags of ELBv2 resources, 20 ARNs per DescribeTags call.
@@ -634,73 +618,52 @@ impl AwsProvider {
     }
 
     async fn listeners_of(&self, lb_arn: &str) -> Result<Vec<Listener>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let req = self
-                .elb
-                .describe_listeners()
-                .load_balancer_arn(lb_arn)
-                .set_marker(marker.clone());
-            let page = self
-                .call(ops::DESCRIBE_LISTENERS, || req.clone().send())
-                .await?;
-            out.extend(page.listeners().iter().cloned());
-            marker = page
-                .next_marker()
-                .filter(|m| !m.is_empty())
-                .map(String::from);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+        self.all_pages(
+            ops::DESCRIBE_LISTENERS,
+            |m| {
+                self.elb
+                    .describe_listeners()
+                    .load_balancer_arn(lb_arn)
+                    .set_marker(m)
+                    .send()
+            },
+            |p| (p.listeners, p.next_marker),
+        )
+        .await
     }
 
     /// A listener's rules (paged), the default rule included.
     async fn rules_of(&self, listener_arn: &str) -> Result<Vec<Rule>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let req = self
-                .elb
-                .describe_rules()
-                .listener_arn(listener_arn)
-                .set_marker(marker.clone());
-            let page = self
-                .call(ops::DESCRIBE_RULES, || req.clone().send())
-                .await?;
-            out.extend(page.rules().iter().cloned());
-            marker = page
-                .next_marker()
-                .filter(|m| !m.is_empty())
-                .map(String::from);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+        self.all_pages(
+            ops::DESCRIBE_RULES,
+            |m| {
+                self.elb
+                    .describe_rules()
+                    .listener_arn(listener_arn)
+                    .set_marker(m)
+                    .send()
+            },
+            |p| (p.rules, p.next_marker),
+        )
+        .await
     }
 
-    async fn listener_certificates(&self, listener_arn: &str) -> Result<Vec<Certificate>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let req = self
-                .elb
-                .describe_listener_certificates()
-                .listener_arn(listener_arn)
-                .set_marker(marker.clone());
-            let page = self
-                .call(ops::DESCRIBE_LISTENER_CERTIFICATES, || req.clone().send())
-                .await?;
-            out.extend(page.certificates().iter().cloned());
-            marker = page
-                .next_marker()
-                .filter(|m| !m.is_empty())
-                .map(String::from);
-            if marker.is_none() {
-                return Ok(out);
-            }
-        }
+    pub(crate) async fn listener_certificates(
+        &self,
+        listener_arn: &str,
+    ) -> Result<Vec<Certificate>> {
+        self.all_pages(
+            ops::DESCRIBE_LISTENER_CERTIFICATES,
+            |m| {
+                self.elb
+                    .describe_listener_certificates()
+                    .listener_arn(listener_arn)
+                    .set_marker(m)
+                    .send()
+            },
+            |p| (p.certificates, p.next_marker),
+        )
+        .await
     }
 
     async fn lb_attributes(&self, arn: &str) -> Result<Vec<(String, String)>> {
