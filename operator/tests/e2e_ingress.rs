@@ -10,79 +10,9 @@
 
 mod support;
 
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use support::*;
 
-const GROUP_ANN: &str = "alb.ingress.kubernetes.io/group.name";
-const STATUS_ANN: &str = "berth.dev/status";
 const BAD_ANN: &str = "alb.ingress.kubernetes.io/healthcheck-interval-seconds";
-
-impl TestEnv {
-    fn ingresses(&self) -> Api<Ingress> {
-        Api::namespaced(self.client.clone(), &self.ns)
-    }
-
-    async fn create_ingress(&self, name: &str, class: &str, extra: serde_json::Value) {
-        let mut ann = json!({GROUP_ANN: self.ns});
-        if let (Some(a), Some(e)) = (ann.as_object_mut(), extra.as_object()) {
-            a.extend(e.clone());
-        }
-        let ing: Ingress = serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": ann},
-            "spec": {"ingressClassName": class, "rules": [{"http": {"paths": [{"path": format!("/{name}"), "pathType": "Prefix",
-                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
-        }))
-        .unwrap();
-        self.ingresses()
-            .create(&PostParams::default(), &ing)
-            .await
-            .expect("create Ingress");
-    }
-
-    async fn ingress_hostname(&self, name: &str) -> Option<String> {
-        self.ingresses()
-            .get(name)
-            .await
-            .ok()?
-            .status?
-            .load_balancer?
-            .ingress?
-            .first()?
-            .hostname
-            .clone()
-    }
-
-    async fn ingress_condition(&self, name: &str) -> Option<(String, String)> {
-        let ing = self.ingresses().get(name).await.ok()?;
-        let v: serde_json::Value =
-            serde_json::from_str(ing.metadata.annotations.as_ref()?.get(STATUS_ANN)?).ok()?;
-        Some((
-            v["status"].as_str()?.to_string(),
-            v["reason"].as_str()?.to_string(),
-        ))
-    }
-
-    /// The ALBs of this test's group (by the ingress stack tag = the group name).
-    async fn group_lbs(&self) -> Vec<elb::types::LoadBalancer> {
-        let all = self
-            .elb
-            .describe_load_balancers()
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        let arns = all
-            .load_balancers()
-            .iter()
-            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
-            .collect();
-        let ours = self.owned(arns, "ingress.k8s.aws/stack", &self.ns).await;
-        all.load_balancers()
-            .iter()
-            .filter(|l| l.load_balancer_arn().is_some_and(|a| ours.contains(a)))
-            .cloned()
-            .collect()
-    }
-}
 
 /// Waits until the counted cloud calls stop changing (the controller is idle).
 async fn settled(berth: &Berth) -> Metrics {
@@ -101,24 +31,7 @@ async fn settled(berth: &Berth) -> Metrics {
 async fn an_ingress_group_isolates_a_bad_member_and_is_deleted_member_by_member() {
     let env = TestEnv::new("ing").await;
     env.node("n1").await;
-    let class = format!("{}-alb", env.ns);
-    let ic: IngressClass = serde_json::from_value(
-        json!({"metadata": {"name": class}, "spec": {"controller": "berth.dev/alb"}}),
-    )
-    .unwrap();
-    Api::<IngressClass>::all(env.client.clone())
-        .create(&PostParams::default(), &ic)
-        .await
-        .expect("create IngressClass");
-    let web: Service = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
-    }))
-    .unwrap();
-    env.services()
-        .create(&PostParams::default(), &web)
-        .await
-        .expect("create Service");
+    let class = env.ingress_backend().await;
 
     // Deliberately a longer resync than the harness default would make the counts noisy: the
     // spawned process resyncs every 3 s, so counts are taken between settled points.

@@ -12,7 +12,6 @@
 mod support;
 
 use berth::policy::LoadBalancerPolicy;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::DynamicObject;
 use kube::core::ApiResource;
@@ -26,13 +25,9 @@ fn repo_root() -> PathBuf {
 }
 
 async fn admin_client() -> (String, kube::Client) {
-    berth::install_crypto_provider();
     let kubeconfig = require("BERTH_TEST_KUBECONFIG");
-    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("read kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("kubeconfig");
-    (kubeconfig, kube::Client::try_from(config).expect("client"))
+    let client = kube_client(&kubeconfig).await;
+    (kubeconfig, client)
 }
 
 /// Installs the committed CRD file (which a unit test keeps equal to `berth crds`) and waits
@@ -268,20 +263,8 @@ impl TestEnv {
         let mut out = BTreeMap::new();
         for lb in self.our_lbs(name).await {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let tags = self
-                .elb
-                .describe_tags()
-                .resource_arns(&arn)
-                .send()
-                .await
-                .expect("DescribeTags");
-            let t = tags
-                .tag_descriptions()
-                .iter()
-                .flat_map(|d| d.tags())
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect();
-            out.insert(arn, t);
+            let tags = self.tags_of(&arn).await;
+            out.insert(arn, tags);
         }
         out
     }
@@ -409,90 +392,18 @@ async fn a_policy_is_enforced_end_to_end() {
 }
 
 impl TestEnv {
-    fn ingresses(&self) -> Api<Ingress> {
-        Api::namespaced(self.client.clone(), &self.ns)
-    }
-
-    /// An Ingress of `class` in the group named after the test namespace.
-    async fn create_ingress(&self, name: &str, class: &str, annotations: serde_json::Value) {
-        let mut ann = json!({"alb.ingress.kubernetes.io/group.name": self.ns});
-        if let (Some(a), Some(e)) = (ann.as_object_mut(), annotations.as_object()) {
-            a.extend(e.clone());
-        }
-        let ing: Ingress = serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": ann},
-            "spec": {"ingressClassName": class, "rules": [{"http": {"paths": [{"path": format!("/{name}"), "pathType": "Prefix",
-                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
-        }))
-        .unwrap();
-        self.ingresses()
-            .create(&PostParams::default(), &ing)
-            .await
-            .expect("create Ingress");
-    }
-
-    async fn ingress_hostname(&self, name: &str) -> Option<String> {
-        self.ingresses()
-            .get(name)
-            .await
-            .ok()?
-            .status?
-            .load_balancer?
-            .ingress?
-            .first()?
-            .hostname
-            .clone()
-    }
-
-    /// berth's condition on an Ingress (annotation `berth.dev/status`): (status, reason).
-    async fn ingress_condition(&self, name: &str) -> Option<(String, String)> {
-        let ing = self.ingresses().get(name).await.ok()?;
-        let v: serde_json::Value =
-            serde_json::from_str(ing.metadata.annotations.as_ref()?.get("berth.dev/status")?)
-                .ok()?;
-        Some((
-            v["status"].as_str()?.to_string(),
-            v["reason"].as_str()?.to_string(),
-        ))
-    }
-
-    /// The ALBs of this test's Ingress group (stack tag = the group name), with scheme and tags.
+    /// The ALBs of this test's Ingress group, with scheme and tags.
     async fn group_albs(&self) -> Vec<(String, BTreeMap<String, String>)> {
-        let all = self
-            .elb
-            .describe_load_balancers()
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        let arns = all
-            .load_balancers()
-            .iter()
-            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
-            .collect();
-        let ours = self.owned(arns, "ingress.k8s.aws/stack", &self.ns).await;
         let mut out = Vec::new();
-        for lb in all.load_balancers() {
-            let Some(arn) = lb.load_balancer_arn().filter(|a| ours.contains(*a)) else {
-                continue;
-            };
+        for lb in self.group_lbs().await {
             let tags = self
-                .elb
-                .describe_tags()
-                .resource_arns(arn)
-                .send()
-                .await
-                .expect("DescribeTags");
-            let t = tags
-                .tag_descriptions()
-                .iter()
-                .flat_map(|d| d.tags())
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect();
+                .tags_of(lb.load_balancer_arn().unwrap_or_default())
+                .await;
             let scheme = lb
                 .scheme()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default();
-            out.push((scheme, t));
+            out.push((scheme, tags));
         }
         out
     }
@@ -509,24 +420,7 @@ async fn a_policy_governs_the_members_of_an_ingress_group() {
     install_crd(&env.client).await;
     env.node("n1").await;
     let name = env.ns.clone();
-    let class = format!("{}-alb", env.ns);
-    let ic: IngressClass = serde_json::from_value(
-        json!({"metadata": {"name": class}, "spec": {"controller": "berth.dev/alb"}}),
-    )
-    .unwrap();
-    Api::<IngressClass>::all(env.client.clone())
-        .create(&PostParams::default(), &ic)
-        .await
-        .expect("create IngressClass");
-    let web: Service = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
-    }))
-    .unwrap();
-    env.services()
-        .create(&PostParams::default(), &web)
-        .await
-        .expect("create Service");
+    let class = env.ingress_backend().await;
     let api = policy_api(&env.client);
     api.create(
         &PostParams::default(),

@@ -25,8 +25,8 @@
 //! Cluster-scoped objects (ClusterRole, ClusterRoleBinding, Nodes, LoadBalancerPolicy,
 //! IngressClass) get unique names per run. Run: `bash localstack/test.sh -p berth --test e2e_rbac -- --nocapture`
 
-use aws_sdk_ec2 as ec2;
-use aws_sdk_elasticloadbalancingv2 as elb;
+mod support;
+
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
@@ -42,7 +42,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{ec2, elb, free_port, http_get, kube_client, lb_service, network, require};
 
 /// Timeout of each step of the scenario, in every run: the baseline passes within it, and a
 /// variant that misses it has failed.
@@ -56,27 +56,12 @@ const INGRESS_FINALIZER: &str = "ingress.k8s.aws/resources";
 const STATUS_ANN: &str = "berth.dev/status";
 /// The tag that marks an ALB of an Ingress group.
 const STACK_TAG: &str = "ingress.k8s.aws/stack";
-const TYPE_ANNOTATION: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
 const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 const AMI: &str = "ami-12c6146b";
 
-fn require(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run through bash localstack/test.sh"))
-}
-
+/// A name unique to this run: `e2e-rbac-{tag}-…`.
 fn unique(tag: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    format!(
-        "e2e-rbac-{tag}-{:05x}{n:02}",
-        (nanos as u64 ^ u64::from(std::process::id())) & 0xf_ffff
-    )
+    support::unique(&format!("rbac-{tag}"))
 }
 
 fn root() -> PathBuf {
@@ -225,14 +210,9 @@ struct Shared {
 }
 
 async fn shared() -> Shared {
-    berth::install_crypto_provider();
     let path = require("BERTH_TEST_KUBECONFIG");
     require("AWS_ENDPOINT_URL");
-    let kc = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("kubeconfig");
-    let admin = kube::Client::try_from(config).expect("client");
+    let admin = kube_client(&path).await;
     let text = std::fs::read_to_string(&path).expect("read admin kubeconfig");
     let admin_kubeconfig: Value = serde_yaml_ng::from_str(&text).expect("parse admin kubeconfig");
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -327,13 +307,6 @@ struct Berth {
     log: PathBuf,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Berth {
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -424,47 +397,7 @@ impl<'a> Run<'a> {
 
     /// A VPC with two subnets tagged for internal NLBs of this run's cluster.
     async fn network(&mut self) {
-        let ec2 = &self.sh.ec2;
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("CreateVpc")
-            .vpc
-            .and_then(|v| v.vpc_id)
-            .expect("vpc id");
-        for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-            let subnet = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(*az)
-                .send()
-                .await
-                .expect("CreateSubnet")
-                .subnet
-                .and_then(|s| s.subnet_id)
-                .expect("subnet id");
-            ec2.create_tags()
-                .resources(&subnet)
-                .tags(
-                    ec2::types::Tag::builder()
-                        .key("kubernetes.io/role/internal-elb")
-                        .value("1")
-                        .build(),
-                )
-                .tags(
-                    ec2::types::Tag::builder()
-                        .key(format!("kubernetes.io/cluster/{}", self.id))
-                        .value("owned")
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("CreateTags");
-            self.subnets.push((subnet, az.to_string()));
-        }
+        self.subnets = network(&self.sh.ec2, &self.id).await;
     }
 
     /// A Node selected by this run's berth; with an EC2 instance unless `excluded` (then it
@@ -597,17 +530,8 @@ impl<'a> Run<'a> {
     }
 
     async fn create_service(&self, name: &str, extra: Value) {
-        let mut ann = json!({TYPE_ANNOTATION: "external"});
-        if let (Some(a), Some(extra)) = (ann.as_object_mut(), extra.as_object()) {
-            a.extend(extra.clone());
-        }
-        let svc: Service = serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": ann},
-            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
-        }))
-        .unwrap();
         self.services()
-            .create(&PostParams::default(), &svc)
+            .create(&PostParams::default(), &lb_service(name, extra))
             .await
             .expect("create Service");
     }
@@ -753,7 +677,7 @@ impl<'a> Run<'a> {
         // 1. Leader (Lease get/create) and caches synced (list of every watched kind).
         let port = berth.port;
         step(berth, "berth becomes leader and ready", || async move {
-            matches!(berth_get(port, "/readyz").await, Some((200, b)) if b.trim() == "leader")
+            matches!(http_get(port, "/readyz").await, Some((200, b)) if b.trim() == "leader")
                 .then_some(())
         })
         .await?;
@@ -984,25 +908,6 @@ impl<'a> Run<'a> {
                 .await;
         }
     }
-}
-
-async fn berth_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((code, body))
 }
 
 /// The verb a minimality run goes without.

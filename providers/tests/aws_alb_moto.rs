@@ -4,12 +4,12 @@
 //! `AWS_ENDPOINT_URL`). Each test makes its own VPC, subnets, cluster name and group.
 #![cfg(feature = "aws")]
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_ec2::types::Tag as Ec2Tag;
+mod support;
+
 use providers::aws::alb::annotations as ann;
 use providers::aws::alb::translate::explicit_group;
 use providers::aws::{tags, AwsProvider, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
-use providers::frontend::{FrontendKind, Node, ObjectRef, Protocol, ServicePort};
+use providers::frontend::{FrontendKind, ObjectRef, Protocol, ServicePort};
 use providers::ingress::{
     Backend, BackendPort, HttpPath, IngressGroup, Member, PathType, ResolvedBackend, Rule,
 };
@@ -17,37 +17,8 @@ use providers::metrics::CallCounter;
 use providers::plan::{Action, Plan};
 use providers::{Address, Error, Provider};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: these tests need the moto AWS emulator. Run them through \
-             `bash localstack/test.sh` (or start moto and export AWS_ENDPOINT_URL, \
-             AWS_ACCESS_KEY_ID=testing, AWS_SECRET_ACCESS_KEY=testing, AWS_REGION=us-east-1)"
-        )
-    })
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "{prefix}-{:x}{:x}{}",
-        std::process::id() % 0xfff,
-        nanos % 0xffff,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn ec2_tag(k: &str, v: &str) -> Ec2Tag {
-    Ec2Tag::builder().key(k).value(v).build()
-}
+use support::{acm_certificate, node, print_calls, sdk_config, summary, unique, Vpc};
 
 /// One test's world: a VPC with two subnets (two zones) tagged for its cluster's internal load
 /// balancers, a security group, a provider and a call counter.
@@ -64,45 +35,11 @@ struct World {
 
 impl World {
     async fn new(name: &str) -> World {
-        endpoint();
-        let sdk: SdkConfig = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let sdk = sdk_config().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
         let cluster = unique(name);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("CreateVpc")
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("vpc id")
-            .to_string();
-        for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-            let id = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(*zone)
-                .send()
-                .await
-                .expect("CreateSubnet")
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .expect("subnet id")
-                .to_string();
-            ec2.create_tags()
-                .resources(&id)
-                .tags(ec2_tag("kubernetes.io/role/internal-elb", "1"))
-                .tags(ec2_tag(
-                    &format!("kubernetes.io/cluster/{cluster}"),
-                    "owned",
-                ))
-                .send()
-                .await
-                .expect("CreateTags");
-        }
+        let Vpc { id: vpc, .. } = Vpc::create(&sdk, &cluster, &["us-east-1a", "us-east-1b"]).await;
         let security_group = ec2
             .create_security_group()
             .group_name(&cluster)
@@ -154,58 +91,16 @@ impl World {
         &self,
         desired: &[providers::Resource],
     ) -> Result<(Plan, Option<Address>), Error> {
-        let observed = self
-            .provider
-            .observe(&self.owner(), &self.cluster, desired)
-            .await?;
-        let plan = self.provider.plan(desired, &observed)?;
-        let address = self.provider.apply(&plan, &observed).await?;
-        Ok((plan, address))
+        support::sync(&self.provider, &self.owner(), &self.cluster, desired).await
     }
 
     /// ELBv2 load balancers and target groups that carry this test's cluster tag.
     async fn tagged(&self) -> Vec<String> {
-        let mut arns: Vec<String> = Vec::new();
-        let lbs = self
-            .elb
-            .describe_load_balancers()
-            .send()
+        support::tagged(&self.elb, &self.cluster)
             .await
-            .expect("DescribeLoadBalancers");
-        arns.extend(
-            lbs.load_balancers()
-                .iter()
-                .filter_map(|l| l.load_balancer_arn().map(String::from)),
-        );
-        let tgs = self
-            .elb
-            .describe_target_groups()
-            .send()
-            .await
-            .expect("DescribeTargetGroups");
-        arns.extend(
-            tgs.target_groups()
-                .iter()
-                .filter_map(|t| t.target_group_arn().map(String::from)),
-        );
-        let mut out = Vec::new();
-        for batch in arns.chunks(20) {
-            let t = self
-                .elb
-                .describe_tags()
-                .set_resource_arns(Some(batch.to_vec()))
-                .send()
-                .await
-                .expect("DescribeTags");
-            for d in t.tag_descriptions() {
-                if d.tags().iter().any(|t| {
-                    t.key() == Some(tags::CLUSTER) && t.value() == Some(self.cluster.as_str())
-                }) {
-                    out.push(d.resource_arn().unwrap_or_default().to_string());
-                }
-            }
-        }
-        out
+            .into_iter()
+            .map(|(arn, _)| arn)
+            .collect()
     }
 
     /// (port, protocol, default action types) of the listeners, and per listener port the
@@ -272,14 +167,6 @@ impl World {
         }
         listeners.sort();
         (listeners, rules)
-    }
-}
-
-fn node(id: &str) -> Node {
-    Node {
-        name: format!("node-{id}"),
-        provider_id: Some(format!("aws:///us-east-1a/{id}")),
-        internal_ip: None,
     }
 }
 
@@ -412,59 +299,11 @@ fn member_c(w: &World) -> Member {
     )
 }
 
-fn summary(p: &Plan) -> Vec<String> {
-    p.changes
-        .iter()
-        .map(|c| {
-            let kind = c.kind.rsplit("::").next().unwrap_or_default();
-            format!("{:?} {kind}", c.action)
-        })
-        .collect()
-}
-
 fn count(p: &Plan, action: Action, kind: &str) -> usize {
     p.changes
         .iter()
         .filter(|c| c.action == action && c.kind == kind)
         .count()
-}
-
-fn print_calls(label: &str, calls: &CallCounter) {
-    println!(
-        "API calls, {label}: total {}, mutating {}: {:?}",
-        calls.total(),
-        calls.mutating(),
-        calls.by_operation()
-    );
-}
-
-/// Creates an ACM certificate in moto (no ACM SDK in the workspace; see aws_moto.rs).
-async fn acm_certificate(domain: &str) -> String {
-    let url = endpoint();
-    let host = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let body = format!(r#"{{"DomainName":"{domain}","ValidationMethod":"DNS"}}"#);
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: CertificateManager.RequestCertificate\r\nX-Amz-Date: 20250101T000000Z\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/acm/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut s = tokio::net::TcpStream::connect(&host)
-        .await
-        .expect("connect to moto");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.expect("read");
-    let json = &resp[resp.find('{').expect("a JSON body")..=resp.rfind('}').expect("json")];
-    let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
-    v["CertificateArn"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no CertificateArn in {resp}"))
-        .to_string()
 }
 
 /// Asserts that a pass plans nothing and mutates nothing.
@@ -775,8 +614,7 @@ async fn sg_rules(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<(i32, String)> {
 async fn an_alb_without_security_groups_gets_a_managed_one() {
     use providers::aws::KIND_SG;
     let w = World::new("albsg").await;
-    let sdk: SdkConfig = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
     let with_cidrs = |cidrs: &str| {
         member(
             &w,

@@ -4,44 +4,20 @@
 //! the tests can share one moto and run in parallel.
 #![cfg(feature = "aws")]
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_ec2::types::Tag as Ec2Tag;
+mod support;
+
+use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag as ElbTag,
 };
 use providers::aws::{annotations as ann, tags, AwsProvider, KIND_LB, KIND_LISTENER, KIND_TG};
-use providers::frontend::{Endpoint, Frontend, Node, ObjectRef, Protocol, ServicePort};
+use providers::frontend::{Endpoint, Frontend, ObjectRef, Protocol, ServicePort};
 use providers::metrics::{is_mutating, CallCounter};
 use providers::plan::{Action, Plan};
 use providers::{Address, Error, Provider};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: these tests need the moto AWS emulator. Run them through \
-             `bash localstack/test.sh` (or start moto and export AWS_ENDPOINT_URL, \
-             AWS_ACCESS_KEY_ID=testing, AWS_SECRET_ACCESS_KEY=testing, AWS_REGION=us-east-1)"
-        )
-    })
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "{prefix}-{:x}{:x}{}",
-        std::process::id() % 0xfff,
-        nanos % 0xffff,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use support::{acm_certificate, node, print_calls, sdk_config, summary, unique, Vpc};
 
 /// One test's world: a VPC with subnets tagged for its cluster, a provider and a call counter.
 struct World {
@@ -56,64 +32,16 @@ struct World {
     provider: AwsProvider,
 }
 
-async fn sdk_config() -> SdkConfig {
-    endpoint();
-    aws_config::defaults(BehaviorVersion::latest()).load().await
-}
-
-fn ec2_tag(k: &str, v: &str) -> Ec2Tag {
-    Ec2Tag::builder().key(k).value(v).build()
-}
-
 impl World {
     /// A VPC with subnets in us-east-1a (two: discovery must pick the lower ID) and
     /// us-east-1b, tagged `kubernetes.io/role/internal-elb=1` + the cluster tag.
     async fn new(name: &str) -> World {
         let sdk = sdk_config().await;
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
         let cluster = unique(name);
         let namespace = unique("ns");
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("CreateVpc")
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("vpc id")
-            .to_string();
-        let mut subnets = Vec::new();
-        for (i, zone) in ["us-east-1a", "us-east-1a", "us-east-1b"]
-            .iter()
-            .enumerate()
-        {
-            let id = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(*zone)
-                .send()
-                .await
-                .expect("CreateSubnet")
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .expect("subnet id")
-                .to_string();
-            ec2.create_tags()
-                .resources(&id)
-                .tags(ec2_tag("kubernetes.io/role/internal-elb", "1"))
-                .tags(ec2_tag(
-                    &format!("kubernetes.io/cluster/{cluster}"),
-                    "owned",
-                ))
-                .tags(ec2_tag("Name", &format!("{cluster}-{i}")))
-                .send()
-                .await
-                .expect("CreateTags");
-            subnets.push((zone.to_string(), id));
-        }
+        let Vpc { id: vpc, subnets } =
+            Vpc::create(&sdk, &cluster, &["us-east-1a", "us-east-1a", "us-east-1b"]).await;
         let calls = Arc::new(CallCounter::default());
         let provider = AwsProvider::new(&sdk, cluster.clone(), Some(vpc.clone()), calls.clone());
         World {
@@ -169,66 +97,12 @@ impl World {
         fe: &Frontend,
         desired: &[providers::Resource],
     ) -> Result<(Plan, Option<Address>), Error> {
-        let observed = self
-            .provider
-            .observe(&fe.object, &fe.cluster, desired)
-            .await?;
-        let plan = self.provider.plan(desired, &observed)?;
-        let address = self.provider.apply(&plan, &observed).await?;
-        Ok((plan, address))
+        support::sync(&self.provider, &fe.object, &fe.cluster, desired).await
     }
 
     /// ELBv2 resources (LBs and TGs) that carry this test's cluster tag, straight from moto.
     async fn tagged(&self) -> Vec<(String, BTreeMap<String, String>)> {
-        let mut arns: Vec<String> = Vec::new();
-        let lbs = self
-            .elb
-            .describe_load_balancers()
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        arns.extend(
-            lbs.load_balancers()
-                .iter()
-                .filter_map(|l| l.load_balancer_arn().map(String::from)),
-        );
-        let tgs = self
-            .elb
-            .describe_target_groups()
-            .send()
-            .await
-            .expect("DescribeTargetGroups");
-        arns.extend(
-            tgs.target_groups()
-                .iter()
-                .filter_map(|t| t.target_group_arn().map(String::from)),
-        );
-        let mut out = Vec::new();
-        for batch in arns.chunks(20) {
-            let t = self
-                .elb
-                .describe_tags()
-                .set_resource_arns(Some(batch.to_vec()))
-                .send()
-                .await
-                .expect("DescribeTags");
-            for d in t.tag_descriptions() {
-                let tags: BTreeMap<String, String> = d
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-                if tags.get(tags::CLUSTER) == Some(&self.cluster) {
-                    out.push((d.resource_arn().unwrap_or_default().to_string(), tags));
-                }
-            }
-        }
-        out
+        support::tagged(&self.elb, &self.cluster).await
     }
 
     async fn load_balancer(
@@ -306,67 +180,9 @@ fn tcp_port(name: &str, port: u16, node_port: u16) -> ServicePort {
     }
 }
 
-/// A node whose providerID names an EC2 instance (moto accepts unknown instance IDs as targets).
-fn node(id: &str) -> Node {
-    Node {
-        name: format!("node-{id}"),
-        provider_id: Some(format!("aws:///us-east-1a/{id}")),
-        internal_ip: None,
-    }
-}
-
 fn annotate(fe: &mut Frontend, key: &str, value: &str) {
     fe.annotations
         .insert(format!("{}{key}", ann::PREFIXES[0]), value.to_string());
-}
-
-fn summary(p: &Plan) -> Vec<String> {
-    p.changes
-        .iter()
-        .map(|c| {
-            let kind = c.kind.rsplit("::").next().unwrap_or_default();
-            format!("{:?} {kind}", c.action)
-        })
-        .collect()
-}
-
-fn print_calls(label: &str, calls: &CallCounter) {
-    println!(
-        "API calls, {label}: total {}, mutating {}: {:?}",
-        calls.total(),
-        calls.mutating(),
-        calls.by_operation()
-    );
-}
-
-/// Creates an ACM certificate in moto (no ACM SDK in the workspace: one signed-looking JSON
-/// request; moto routes by the credential scope and does not check signatures).
-async fn acm_certificate(domain: &str) -> String {
-    let url = endpoint();
-    let host = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let body = format!(r#"{{"DomainName":"{domain}","ValidationMethod":"DNS"}}"#);
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: CertificateManager.RequestCertificate\r\nX-Amz-Date: 20250101T000000Z\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/acm/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut s = tokio::net::TcpStream::connect(&host)
-        .await
-        .expect("connect to moto");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.expect("read");
-    let json = &resp[resp.find('{').expect("a JSON body")..=resp.rfind('}').expect("json")];
-    let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
-    v["CertificateArn"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no CertificateArn in {resp}"))
-        .to_string()
 }
 
 #[tokio::test]

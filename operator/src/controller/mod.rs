@@ -2,3 +2,5 @@
 
 pub mod ingress;
 pub mod service;
+#[cfg(test)]
+mod test_support;

@@ -1,13 +1,17 @@
 //! The end-to-end harness shared by operator/tests/e2e_*.rs: a test namespace, cluster name,
 //! VPC, EC2 instances and Nodes of its own (TestEnv), the spawned `berth run` binary (Berth) and
-//! its parsed /metrics (Metrics). Each test crate uses part of it.
-#![allow(dead_code)]
+//! its parsed /metrics (Metrics), and free helpers (`require`, `unique`, `eventually`,
+//! `kube_client`, `network`, `free_port`, `http_get`, ...) that e2e_rbac.rs uses with a harness of
+//! its own. Each test crate uses part of it (e2e_rbac.rs imports the free helpers by name, so the
+//! re-exports below go unused there).
+#![allow(dead_code, unused_imports)]
 
 pub use aws_sdk_ec2 as ec2;
 pub use aws_sdk_elasticloadbalancingv2 as elb;
 pub use k8s_openapi::api::coordination::v1::Lease;
 pub use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 pub use k8s_openapi::api::events::v1::Event;
+pub use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 pub use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 pub use serde_json::json;
 pub use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +24,9 @@ pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const FINALIZER: &str = "service.k8s.aws/resources";
 pub const CONDITION: &str = "berth.dev/LoadBalancerReady";
 pub const TYPE_ANNOTATION: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
+pub const GROUP_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.name";
+/// berth's condition annotation on Ingresses.
+pub const STATUS_ANNOTATION: &str = "berth.dev/status";
 pub const AMI: &str = "ami-12c6146b";
 /// Lease settings of the spawned processes (short, so that takeover is quick).
 pub const LEASE: Duration = Duration::from_secs(3);
@@ -29,15 +36,90 @@ pub fn require(var: &str) -> String {
         .unwrap_or_else(|_| panic!("{var} is not set: run through bash localstack/test.sh"))
 }
 
+/// A name unique to this call: `e2e-{tag}-` then time and process bits and a per-process counter
+/// (tests of one process may ask at the same instant).
 pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
     format!(
-        "e2e-{tag}-{:06x}",
-        (nanos as u64 ^ u64::from(std::process::id())) & 0xff_ffff
+        "e2e-{tag}-{:05x}{n:02}",
+        (nanos as u64 ^ u64::from(std::process::id())) & 0xf_ffff
     )
+}
+
+/// A client for the kubeconfig at `path` (installs the TLS crypto provider first).
+pub async fn kube_client(path: &str) -> kube::Client {
+    berth::install_crypto_provider();
+    let kc = kube::config::Kubeconfig::read_from(path).expect("read kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kubeconfig");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// A VPC with two subnets tagged for internal NLBs of `cluster`: (subnet ID, AZ) each.
+pub async fn network(ec2: &ec2::Client, cluster: &str) -> Vec<(String, String)> {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("vpc id");
+    let mut subnets = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.0.{i}.0/24"))
+            .availability_zone(*az)
+            .send()
+            .await
+            .expect("CreateSubnet")
+            .subnet
+            .and_then(|s| s.subnet_id)
+            .expect("subnet id");
+        ec2.create_tags()
+            .resources(&subnet)
+            .tags(
+                ec2::types::Tag::builder()
+                    .key("kubernetes.io/role/internal-elb")
+                    .value("1")
+                    .build(),
+            )
+            .tags(
+                ec2::types::Tag::builder()
+                    .key(format!("kubernetes.io/cluster/{cluster}"))
+                    .value("owned")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateTags");
+        subnets.push((subnet, az.to_string()));
+    }
+    subnets
+}
+
+/// A `type: LoadBalancer` Service for berth (`aws-load-balancer-type: external` plus
+/// `annotations`), port 80 to 8080.
+pub fn lb_service(name: &str, annotations: serde_json::Value) -> Service {
+    let mut ann = json!({TYPE_ANNOTATION: "external"});
+    if let (Some(a), Some(extra)) = (ann.as_object_mut(), annotations.as_object()) {
+        a.extend(extra.clone());
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "annotations": ann},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+    }))
+    .unwrap()
 }
 
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
@@ -70,14 +152,9 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new(tag: &str) -> TestEnv {
-        berth::install_crypto_provider();
         let kubeconfig = require("BERTH_TEST_KUBECONFIG");
         require("AWS_ENDPOINT_URL");
-        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .expect("kubeconfig");
-        let client = kube::Client::try_from(config).expect("client");
+        let client = kube_client(&kubeconfig).await;
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
@@ -103,49 +180,7 @@ impl TestEnv {
 
     /// A VPC with two subnets tagged for internal NLBs of this test's cluster.
     pub async fn network(&mut self) {
-        let vpc = self
-            .ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("CreateVpc")
-            .vpc
-            .and_then(|v| v.vpc_id)
-            .expect("vpc id");
-        for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-            let subnet = self
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(*az)
-                .send()
-                .await
-                .expect("CreateSubnet")
-                .subnet
-                .and_then(|s| s.subnet_id)
-                .expect("subnet id");
-            self.ec2
-                .create_tags()
-                .resources(&subnet)
-                .tags(
-                    ec2::types::Tag::builder()
-                        .key("kubernetes.io/role/internal-elb")
-                        .value("1")
-                        .build(),
-                )
-                .tags(
-                    ec2::types::Tag::builder()
-                        .key(format!("kubernetes.io/cluster/{}", self.cluster))
-                        .value("owned")
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("CreateTags");
-            self.subnets.push((subnet, az.to_string()));
-        }
+        self.subnets = network(&self.ec2, &self.cluster).await;
     }
 
     /// Launches an EC2 instance and registers a Node for it; returns the instance ID.
@@ -194,17 +229,8 @@ impl TestEnv {
     }
 
     pub async fn create_service(&self, name: &str, annotations: serde_json::Value) -> Service {
-        let mut ann = json!({TYPE_ANNOTATION: "external"});
-        if let (Some(a), Some(extra)) = (ann.as_object_mut(), annotations.as_object()) {
-            a.extend(extra.clone());
-        }
-        let svc: Service = serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": ann},
-            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
-        }))
-        .unwrap();
         self.services()
-            .create(&PostParams::default(), &svc)
+            .create(&PostParams::default(), &lb_service(name, annotations))
             .await
             .expect("create Service")
     }
@@ -264,6 +290,16 @@ impl TestEnv {
     }
 
     pub async fn our_lbs(&self, name: &str) -> Vec<elb::types::LoadBalancer> {
+        self.lbs_by_stack("service.k8s.aws/stack", &self.stack(name))
+            .await
+    }
+
+    /// The load balancers whose tags say this test's cluster and `stack_key` = `stack`.
+    pub async fn lbs_by_stack(
+        &self,
+        stack_key: &str,
+        stack: &str,
+    ) -> Vec<elb::types::LoadBalancer> {
         let all = self
             .elb
             .describe_load_balancers()
@@ -275,13 +311,26 @@ impl TestEnv {
             .iter()
             .filter_map(|l| l.load_balancer_arn().map(str::to_string))
             .collect();
-        let ours = self
-            .owned(arns, "service.k8s.aws/stack", &self.stack(name))
-            .await;
+        let ours = self.owned(arns, stack_key, stack).await;
         all.load_balancers()
             .iter()
             .filter(|l| l.load_balancer_arn().is_some_and(|a| ours.contains(a)))
             .cloned()
+            .collect()
+    }
+
+    /// The tags of the load balancer (or target group) `arn`.
+    pub async fn tags_of(&self, arn: &str) -> BTreeMap<String, String> {
+        self.elb
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .expect("DescribeTags")
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
             .collect()
     }
 
@@ -363,6 +412,83 @@ impl TestEnv {
         .await
     }
 
+    pub fn ingresses(&self) -> Api<Ingress> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// An IngressClass of berth's ALB controller named `{ns}-alb`, and the NodePort Service `web`
+    /// its Ingresses route to; returns the class name.
+    pub async fn ingress_backend(&self) -> String {
+        let class = format!("{}-alb", self.ns);
+        let ic: IngressClass = serde_json::from_value(
+            json!({"metadata": {"name": class}, "spec": {"controller": "berth.dev/alb"}}),
+        )
+        .unwrap();
+        Api::<IngressClass>::all(self.client.clone())
+            .create(&PostParams::default(), &ic)
+            .await
+            .expect("create IngressClass");
+        let web: Service = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+        }))
+        .unwrap();
+        self.services()
+            .create(&PostParams::default(), &web)
+            .await
+            .expect("create Service");
+        class
+    }
+
+    /// An Ingress of `class` in the group named after the test namespace, routing `/{name}` to
+    /// the Service `web`, with `annotations` added.
+    pub async fn create_ingress(&self, name: &str, class: &str, annotations: serde_json::Value) {
+        let mut ann = json!({GROUP_ANNOTATION: self.ns});
+        if let (Some(a), Some(e)) = (ann.as_object_mut(), annotations.as_object()) {
+            a.extend(e.clone());
+        }
+        let ing: Ingress = serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": ann},
+            "spec": {"ingressClassName": class, "rules": [{"http": {"paths": [{"path": format!("/{name}"), "pathType": "Prefix",
+                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+        }))
+        .unwrap();
+        self.ingresses()
+            .create(&PostParams::default(), &ing)
+            .await
+            .expect("create Ingress");
+    }
+
+    pub async fn ingress_hostname(&self, name: &str) -> Option<String> {
+        self.ingresses()
+            .get(name)
+            .await
+            .ok()?
+            .status?
+            .load_balancer?
+            .ingress?
+            .first()?
+            .hostname
+            .clone()
+    }
+
+    /// berth's condition on an Ingress (annotation `berth.dev/status`): (status, reason).
+    pub async fn ingress_condition(&self, name: &str) -> Option<(String, String)> {
+        let ing = self.ingresses().get(name).await.ok()?;
+        let v: serde_json::Value =
+            serde_json::from_str(ing.metadata.annotations.as_ref()?.get(STATUS_ANNOTATION)?)
+                .ok()?;
+        Some((
+            v["status"].as_str()?.to_string(),
+            v["reason"].as_str()?.to_string(),
+        ))
+    }
+
+    /// The ALBs of this test's Ingress group (by the ingress stack tag = the group name).
+    pub async fn group_lbs(&self) -> Vec<elb::types::LoadBalancer> {
+        self.lbs_by_stack("ingress.k8s.aws/stack", &self.ns).await
+    }
+
     pub async fn lease_holder(&self) -> Option<String> {
         Api::<Lease>::namespaced(self.client.clone(), &self.ns)
             .get("berth-leader")
@@ -379,6 +505,26 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// GET `path` from 127.0.0.1:`port` (HTTP/1.1, connection closed): (status code, body).
+pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((code, body))
 }
 
 /// A `berth run` child process. Killed on drop; its log is printed when a test fails.
@@ -445,23 +591,7 @@ impl Berth {
     }
 
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .ok()?;
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .ok()?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await.ok()?;
-        let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-        let body = buf
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Some((code, body))
+        http_get(self.port, path).await
     }
 
     /// Waits until /readyz answers 200 with `phase` (`leader` or `standby`).

@@ -2,8 +2,9 @@
 //! `service.kubernetes.io/`), parsed and validated with the aws-load-balancer-controller's
 //! meaning. Every error names the annotation, the value and what would be accepted.
 
-use crate::error::{Error, Result};
-use crate::frontend::{Frontend, ObjectRef};
+use super::annotation_values::{list, unsupported, Ctx};
+use crate::error::Result;
+use crate::frontend::Frontend;
 use std::collections::BTreeMap;
 
 pub const PREFIXES: [&str; 2] = ["service.beta.kubernetes.io/", "service.kubernetes.io/"];
@@ -78,14 +79,7 @@ const NOT_YET: [&str; 10] = [
     "aws-load-balancer-access-log-s3-bucket-prefix",
 ];
 
-/// Tag keys berth writes for ownership; users may not set them.
-pub const RESERVED_TAG_PREFIXES: [&str; 5] = [
-    "elbv2.k8s.aws/",
-    "service.k8s.aws/",
-    "ingress.k8s.aws/",
-    "berth.dev/",
-    "aws:",
-];
+pub use super::annotation_values::RESERVED_TAG_PREFIXES;
 
 pub const NLB_TG_ATTRIBUTES: [&str; 16] = [
     "deregistration_delay.timeout_seconds",
@@ -187,83 +181,8 @@ pub fn get<'a>(fe: &'a Frontend, key: &str) -> Option<&'a str> {
         .map(|s| s.trim())
 }
 
-struct Ctx<'a> {
-    object: &'a ObjectRef,
-}
-
-impl Ctx<'_> {
-    fn err(&self, key: &str, value: &str, expected: impl Into<String>) -> Error {
-        Error::InvalidAnnotation {
-            object: self.object.clone(),
-            annotation: format!("{}{key}", PREFIXES[0]),
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    fn bool(&self, key: &str, v: &str) -> Result<bool> {
-        match v.to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(self.err(key, v, "expected true or false")),
-        }
-    }
-
-    fn int(&self, key: &str, v: &str, min: u16, max: u16) -> Result<u16> {
-        v.parse::<u16>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                self.err(
-                    key,
-                    v,
-                    format!("expected a whole number from {min} to {max}"),
-                )
-            })
-    }
-
-    fn one_of(&self, key: &str, v: &str, allowed: &[&str]) -> Result<String> {
-        allowed
-            .iter()
-            .find(|a| a.eq_ignore_ascii_case(v))
-            .map(|a| a.to_string())
-            .ok_or_else(|| self.err(key, v, format!("expected one of {}", allowed.join(", "))))
-    }
-
-    /// `k=v,k=v`: keys must be non-empty and unique; values may be empty only where noted.
-    fn pairs(&self, key: &str, v: &str) -> Result<Vec<(String, String)>> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (k, val) = item.split_once('=').ok_or_else(|| {
-                self.err(
-                    key,
-                    v,
-                    format!("expected key=value pairs separated by commas; {item:?} has no '='"),
-                )
-            })?;
-            let (k, val) = (k.trim(), val.trim());
-            if k.is_empty() {
-                return Err(self.err(key, v, format!("{item:?} has an empty key")));
-            }
-            if out.iter().any(|(seen, _)| seen == k) {
-                return Err(self.err(key, v, format!("key {k:?} is given twice")));
-            }
-            out.push((k.to_string(), val.to_string()));
-        }
-        Ok(out)
-    }
-}
-
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
-    let cx = Ctx { object: &fe.object };
+    let cx = Ctx::new(&fe.object, PREFIXES[0]);
 
     // Unknown or unsupported annotations under the prefix berth honours are errors, so a typo
     // never silently yields a different load balancer.
@@ -274,21 +193,14 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         if !key.starts_with(OWNED) || SUPPORTED.contains(&key) {
             continue;
         }
-        let value = fe.annotations[full].as_str();
-        if NOT_YET.contains(&key) {
-            return Err(Error::InvalidAnnotation {
-                object: fe.object.clone(),
-                annotation: full.clone(),
-                value: value.to_string(),
-                expected: "berth does not support this annotation yet; remove it or keep this Service on the aws-load-balancer-controller".into(),
-            });
-        }
-        return Err(Error::InvalidAnnotation {
-            object: fe.object.clone(),
-            annotation: full.clone(),
-            value: value.to_string(),
-            expected: format!("unknown annotation; berth accepts {}", SUPPORTED.join(", ")),
-        });
+        return Err(unsupported(
+            &fe.object,
+            full,
+            &fe.annotations[full],
+            NOT_YET.contains(&key),
+            "Service",
+            &SUPPORTED.join(", "),
+        ));
     }
 
     let lb_type = get(fe, TYPE)
@@ -303,21 +215,7 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         None => TargetType::Instance,
     };
 
-    let name = get(fe, NAME)
-        .map(|v| {
-            let ok = !v.is_empty()
-                && v.len() <= 32
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !v.starts_with('-')
-                && !v.ends_with('-')
-                && !v.to_ascii_lowercase().starts_with("internal-");
-            if ok {
-                Ok(v.to_string())
-            } else {
-                Err(cx.err(NAME, v, "expected 1-32 letters, digits and hyphens, not starting or ending with a hyphen, not starting with \"internal-\""))
-            }
-        })
-        .transpose()?;
+    let name = get(fe, NAME).map(|v| cx.lb_name(NAME, v)).transpose()?;
 
     let internal = match (get(fe, SCHEME), get(fe, INTERNAL)) {
         (Some(v), _) => cx.one_of(SCHEME, v, &["internal", "internet-facing"])? == "internal",
@@ -349,7 +247,7 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
             if v == "traffic-port" {
                 Ok(HealthCheckPort::TrafficPort)
             } else if v.chars().all(|c| c.is_ascii_digit()) {
-                cx.int(HC_PORT, v, 1, 65535).map(HealthCheckPort::Number)
+                cx.small(HC_PORT, v, 1, 65535).map(HealthCheckPort::Number)
             } else if fe.ports.iter().any(|p| p.name.as_deref() == Some(v)) {
                 Ok(HealthCheckPort::Named(v.to_string()))
             } else {
@@ -366,32 +264,24 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         })
         .transpose()?;
     let hc_path = get(fe, HC_PATH)
-        .map(|v| {
-            if v.starts_with('/') && v.len() <= 1024 {
-                Ok(v.to_string())
-            } else {
-                Err(cx.err(
-                    HC_PATH,
-                    v,
-                    "expected a path starting with '/' (at most 1024 characters)",
-                ))
-            }
-        })
+        .map(|v| cx.hc_path(HC_PATH, v))
         .transpose()?;
     let hc_interval = get(fe, HC_INTERVAL)
-        .map(|v| cx.int(HC_INTERVAL, v, 5, 300))
+        .map(|v| cx.small(HC_INTERVAL, v, 5, 300))
         .transpose()?;
     let hc_timeout = get(fe, HC_TIMEOUT)
-        .map(|v| cx.int(HC_TIMEOUT, v, 2, 120))
+        .map(|v| cx.small(HC_TIMEOUT, v, 2, 120))
         .transpose()?;
     let hc_healthy = get(fe, HC_HEALTHY)
-        .map(|v| cx.int(HC_HEALTHY, v, 2, 10))
+        .map(|v| cx.small(HC_HEALTHY, v, 2, 10))
         .transpose()?;
     let hc_unhealthy = get(fe, HC_UNHEALTHY)
-        .map(|v| cx.int(HC_UNHEALTHY, v, 2, 10))
+        .map(|v| cx.small(HC_UNHEALTHY, v, 2, 10))
         .transpose()?;
     let hc_success_codes = get(fe, HC_SUCCESS_CODES)
-        .map(|v| parse_success_codes(&cx, v))
+        .map(|v| {
+            cx.codes(HC_SUCCESS_CODES, v, 200, 599, "expected HTTP codes from 200 to 599: a code (200), a range (200-399) or a list (200,202)")
+        })
         .transpose()?;
     if hc_protocol.as_deref() == Some("TCP") {
         if let Some(p) = &hc_path {
@@ -399,16 +289,10 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         }
     }
 
-    let ssl_certs = get(fe, SSL_CERT).map(list).unwrap_or_default();
-    for c in &ssl_certs {
-        if !c.starts_with("arn:") {
-            return Err(cx.err(
-                SSL_CERT,
-                c,
-                "expected ACM or IAM certificate ARNs (arn:aws:acm:…), separated by commas",
-            ));
-        }
-    }
+    let ssl_certs = get(fe, SSL_CERT)
+        .map(|v| cx.certificate_arns(SSL_CERT, v))
+        .transpose()?
+        .unwrap_or_default();
     let ssl_ports = get(fe, SSL_PORTS)
         .map(|v| {
             let items = list(v);
@@ -462,9 +346,9 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
             ));
         }
     }
-    let ssl_policy = get(fe, SSL_POLICY).map(|v| {
-        if v.is_empty() || v.contains(char::is_whitespace) { Err(cx.err(SSL_POLICY, v, "expected an ELB security policy name, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06")) } else { Ok(v.to_string()) }
-    }).transpose()?;
+    let ssl_policy = get(fe, SSL_POLICY)
+        .map(|v| cx.ssl_policy(SSL_POLICY, v))
+        .transpose()?;
     let alpn_policy = get(fe, ALPN_POLICY)
         .map(|v| {
             cx.one_of(
@@ -561,22 +445,10 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         lb_attributes.insert("load_balancing.cross_zone.enabled".into(), on.to_string());
     }
 
-    let mut tags = BTreeMap::new();
-    if let Some(v) = get(fe, TAGS) {
-        for (k, val) in cx.pairs(TAGS, v)? {
-            if RESERVED_TAG_PREFIXES.iter().any(|p| k.starts_with(p)) {
-                return Err(cx.err(TAGS, v, format!("tag key {k:?} is reserved (berth's ownership tags and aws: keys cannot be set)")));
-            }
-            if k.len() > 128 || val.len() > 256 {
-                return Err(cx.err(
-                    TAGS,
-                    v,
-                    format!("tag {k:?}: keys are at most 128 characters, values at most 256"),
-                ));
-            }
-            tags.insert(k, val);
-        }
-    }
+    let tags = get(fe, TAGS)
+        .map(|v| cx.tags(TAGS, v))
+        .transpose()?
+        .unwrap_or_default();
 
     Ok(NlbAnnotations {
         target_type,
@@ -605,34 +477,10 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
     })
 }
 
-/// `200`, `200-399` or `200,202`: HTTP codes from 200 to 599.
-fn parse_success_codes(cx: &Ctx<'_>, v: &str) -> Result<String> {
-    let bad = || {
-        cx.err(HC_SUCCESS_CODES, v, "expected HTTP codes from 200 to 599: a code (200), a range (200-399) or a list (200,202)")
-    };
-    let code = |s: &str| {
-        s.trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|c| (200..=599).contains(c))
-    };
-    if let Some((a, b)) = v.split_once('-') {
-        match (code(a), code(b)) {
-            (Some(a), Some(b)) if a <= b => return Ok(format!("{a}-{b}")),
-            _ => return Err(bad()),
-        }
-    }
-    let codes: Option<Vec<u16>> = v.split(',').map(code).collect();
-    match codes {
-        Some(c) if !c.is_empty() => Ok(c.iter().map(u16::to_string).collect::<Vec<_>>().join(",")),
-        _ => Err(bad()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frontend::{Protocol, ServicePort};
+    use crate::frontend::{ObjectRef, Protocol, ServicePort};
 
     fn fe(annotations: &[(&str, &str)]) -> Frontend {
         let mut f = Frontend::new(ObjectRef::service("shop", "web"), "c1");

@@ -51,10 +51,26 @@ fn str_of<'a>(p: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     p.get(key).and_then(Value::as_str)
 }
 
+fn as_i32(v: &Value) -> Option<i32> {
+    v.as_i64().and_then(|n| i32::try_from(n).ok())
+}
+
 fn int_of(p: &Map<String, Value>, key: &str) -> Option<i32> {
-    p.get(key)
-        .and_then(Value::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
+    p.get(key).and_then(as_i32)
+}
+
+/// The entries of the array under `key` that `f` converts (none when there is no array).
+fn entries<'a, T, C: FromIterator<T>>(
+    p: Option<&'a Map<String, Value>>,
+    key: &str,
+    f: impl FnMut(&'a Value) -> Option<T>,
+) -> C {
+    p.and_then(|p| p.get(key))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(f)
+        .collect()
 }
 
 fn required<'a>(c: &Change, p: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
@@ -68,19 +84,7 @@ fn required<'a>(c: &Change, p: &'a Map<String, Value>, key: &str) -> Result<&'a 
 
 /// `[{Key, Value}]` -> pairs (in order).
 pub fn pairs(p: Option<&Map<String, Value>>, key: &str) -> Vec<(String, String)> {
-    p.and_then(|p| p.get(key))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| {
-                    Some((
-                        x.get("Key")?.as_str()?.to_string(),
-                        x.get("Value")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    entries(p, key, |x| Some((vstr(x, "Key")?, vstr(x, "Value")?)))
 }
 
 /// The desired pairs that are missing from, or different in, the current ones.
@@ -99,21 +103,19 @@ pub fn pairs_to_set(
         .collect()
 }
 
+/// The desired pairs under `key` that the current ones lack or hold otherwise.
+fn pairs_delta(
+    desired: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
+    key: &str,
+) -> Vec<(String, String)> {
+    pairs_to_set(&pairs(Some(desired), key), &pairs(current, key))
+}
+
 pub type Target = (String, i32);
 
 pub fn targets(p: Option<&Map<String, Value>>) -> BTreeSet<Target> {
-    p.and_then(|p| p.get("Targets"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| {
-                    let id = t.get("Id")?.as_str()?.to_string();
-                    let port = i32::try_from(t.get("Port")?.as_i64()?).ok()?;
-                    Some((id, port))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    entries(p, "Targets", |t| Some((vstr(t, "Id")?, vint(t, "Port")?)))
 }
 
 /// (to register, to deregister).
@@ -128,21 +130,16 @@ pub fn target_delta(
 }
 
 fn certificate_arns(p: Option<&Map<String, Value>>) -> Vec<String> {
-    p.and_then(|p| p.get("Certificates"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| Some(c.get("CertificateArn")?.as_str()?.to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    entries(p, "Certificates", |c| vstr(c, "CertificateArn"))
+}
+
+/// Key-value pairs -> one SDK value each (tags, attributes).
+fn key_values<T>(pairs: &[(String, String)], f: impl Fn(&str, &str) -> T) -> Vec<T> {
+    pairs.iter().map(|(k, v)| f(k, v)).collect()
 }
 
 fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    key_values(pairs, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 fn sdk_targets(t: &[Target]) -> Vec<TargetDescription> {
@@ -161,6 +158,10 @@ fn strings_of(v: Option<&Value>) -> Option<Vec<String>> {
 
 fn vstr(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(String::from)
+}
+
+fn vint(v: &Value, key: &str) -> Option<i32> {
+    v.get(key).and_then(as_i32)
 }
 
 /// One action in CloudFormation's shape (forward with TargetGroupArn or ForwardConfig,
@@ -182,22 +183,14 @@ pub fn sdk_action(x: &Value) -> ElbAction {
             .map(|g| {
                 TargetGroupTuple::builder()
                     .set_target_group_arn(vstr(g, "TargetGroupArn"))
-                    .set_weight(
-                        g.get("Weight")
-                            .and_then(Value::as_i64)
-                            .and_then(|w| i32::try_from(w).ok()),
-                    )
+                    .set_weight(vint(g, "Weight"))
                     .build()
             })
             .collect();
         let sticky = fc.get("TargetGroupStickinessConfig").map(|s| {
             TargetGroupStickinessConfig::builder()
                 .set_enabled(s.get("Enabled").and_then(Value::as_bool))
-                .set_duration_seconds(
-                    s.get("DurationSeconds")
-                        .and_then(Value::as_i64)
-                        .and_then(|d| i32::try_from(d).ok()),
-                )
+                .set_duration_seconds(vint(s, "DurationSeconds"))
                 .build()
         });
         b = b.forward_config(
@@ -237,10 +230,7 @@ pub fn sdk_action(x: &Value) -> ElbAction {
 
 /// The actions listed under `key` (`DefaultActions` of a listener, `Actions` of a rule).
 fn sdk_actions(p: &Map<String, Value>, key: &str) -> Vec<ElbAction> {
-    p.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().map(sdk_action).collect())
-        .unwrap_or_default()
+    entries(Some(p), key, |x| Some(sdk_action(x)))
 }
 
 /// One rule condition in CloudFormation's shape -> the SDK's.
@@ -302,10 +292,7 @@ pub fn sdk_condition(c: &Value) -> RuleCondition {
 }
 
 fn sdk_conditions(p: &Map<String, Value>) -> Vec<RuleCondition> {
-    p.get("Conditions")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().map(sdk_condition).collect())
-        .unwrap_or_default()
+    entries(Some(p), "Conditions", |c| Some(sdk_condition(c)))
 }
 
 /// One ingress rule of a security group: (protocol, from port, to port, CIDR, description).
@@ -313,27 +300,15 @@ pub type SgRule = (String, i32, i32, String, String);
 
 /// The `SecurityGroupIngress` entries as rules.
 pub fn sg_rules(p: Option<&Map<String, Value>>) -> BTreeSet<SgRule> {
-    p.and_then(|p| p.get("SecurityGroupIngress"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| {
-                    let port = |k: &str| {
-                        r.get(k)
-                            .and_then(Value::as_i64)
-                            .and_then(|n| i32::try_from(n).ok())
-                    };
-                    Some((
-                        vstr(r, "IpProtocol")?,
-                        port("FromPort")?,
-                        port("ToPort")?,
-                        vstr(r, "CidrIp").or_else(|| vstr(r, "CidrIpv6"))?,
-                        vstr(r, "Description").unwrap_or_default(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    entries(p, "SecurityGroupIngress", |r| {
+        Some((
+            vstr(r, "IpProtocol")?,
+            vint(r, "FromPort")?,
+            vint(r, "ToPort")?,
+            vstr(r, "CidrIp").or_else(|| vstr(r, "CidrIpv6"))?,
+            vstr(r, "Description").unwrap_or_default(),
+        ))
+    })
 }
 
 /// What to change on a security group, in this order: (revoke first: current rules that a
@@ -388,10 +363,9 @@ fn sdk_permissions(rules: &[SgRule]) -> Vec<aws_sdk_ec2::types::IpPermission> {
 }
 
 fn ec2_tags(pairs: &[(String, String)]) -> Vec<aws_sdk_ec2::types::Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
-        .collect()
+    key_values(pairs, |k, v| {
+        aws_sdk_ec2::types::Tag::builder().key(k).value(v).build()
+    })
 }
 
 /// How long a DeleteSecurityGroup that fails with DependencyViolation is retried: after
@@ -422,6 +396,27 @@ pub fn resolve(c: &Change, v: &mut Value, ids: &BTreeMap<String, String>) -> Res
         Value::Array(a) => a.iter_mut().try_for_each(|x| resolve(c, x, ids)),
         _ => Ok(()),
     }
+}
+
+/// An ID a create call returned; its absence is a (retryable) cloud error.
+fn returned(operation: &str, what: &str, id: Option<&str>) -> Result<String> {
+    id.map(String::from)
+        .ok_or_else(|| Error::cloud(operation, format!("the response has no {what}"), true))
+}
+
+/// Sets the health check properties of `p` on a CreateTargetGroup or ModifyTargetGroup request.
+macro_rules! with_health_check {
+    ($req:expr, $p:expr) => {
+        $req.set_health_check_enabled($p.get("HealthCheckEnabled").and_then(Value::as_bool))
+            .set_health_check_protocol(str_of($p, "HealthCheckProtocol").map(ProtocolEnum::from))
+            .set_health_check_port(str_of($p, "HealthCheckPort").map(String::from))
+            .set_health_check_path(str_of($p, "HealthCheckPath").map(String::from))
+            .set_health_check_interval_seconds(int_of($p, "HealthCheckIntervalSeconds"))
+            .set_health_check_timeout_seconds(int_of($p, "HealthCheckTimeoutSeconds"))
+            .set_healthy_threshold_count(int_of($p, "HealthyThresholdCount"))
+            .set_unhealthy_threshold_count(int_of($p, "UnhealthyThresholdCount"))
+            .set_matcher(matcher($p))
+    };
 }
 
 fn immutable(c: &Change, allowed: &[&str]) -> Result<()> {
@@ -516,10 +511,7 @@ impl AwsProvider {
                     ids.insert(c.name.clone(), id);
                 }
                 (Action::Update, KIND_SG) => self.update_sg(c, &id, &p).await?,
-                (Action::Delete, KIND_SG) => {
-                    self.delete_sg(&id).await?;
-                    deleted.insert(id);
-                }
+                (Action::Delete, KIND_SG) => self.delete_sg(&id).await?,
                 (Action::Create, KIND_LB) => {
                     let (arn, dns) = self.create_lb(c, &p).await?;
                     ids.insert(c.name.clone(), arn);
@@ -547,7 +539,6 @@ impl AwsProvider {
                         req.clone().send()
                     })
                     .await?;
-                    deleted.insert(id);
                 }
                 (Action::Delete, KIND_TG) => {
                     let req = self.elb.delete_target_group().target_group_arn(&id);
@@ -555,7 +546,6 @@ impl AwsProvider {
                         req.clone().send()
                     })
                     .await?;
-                    deleted.insert(id);
                 }
                 (Action::Delete, KIND_LB) => {
                     let req = self.elb.delete_load_balancer().load_balancer_arn(&id);
@@ -563,7 +553,6 @@ impl AwsProvider {
                         req.clone().send()
                     })
                     .await?;
-                    deleted.insert(id);
                 }
                 (_, kind) => {
                     return Err(Error::Unavailable(format!(
@@ -571,6 +560,9 @@ impl AwsProvider {
                         c.name
                     )))
                 }
+            }
+            if c.action == Action::Delete {
+                deleted.insert(id);
             }
         }
 
@@ -601,12 +593,7 @@ impl AwsProvider {
         let out = self
             .call(ops::CREATE_SECURITY_GROUP, || req.clone().send())
             .await?;
-        let id = out
-            .group_id()
-            .ok_or_else(|| {
-                Error::cloud("CreateSecurityGroup", "the response has no GroupId", true)
-            })?
-            .to_string();
+        let id = returned("CreateSecurityGroup", "GroupId", out.group_id())?;
         let rules: Vec<SgRule> = sg_rules(Some(p)).into_iter().collect();
         self.authorize(&id, &rules).await?;
         Ok(id)
@@ -652,7 +639,7 @@ impl AwsProvider {
             self.revoke(id, &last).await?;
         }
         if changed("Tags") {
-            let add = pairs_to_set(&pairs(Some(p), "Tags"), &pairs(cur, "Tags"));
+            let add = pairs_delta(p, cur, "Tags");
             if !add.is_empty() {
                 let req = self
                     .ec2
@@ -700,11 +687,6 @@ impl AwsProvider {
         p: &Map<String, Value>,
     ) -> Result<(String, Option<String>)> {
         let tags = pairs(Some(p), "Tags");
-        let subnets: Option<Vec<String>> = p.get("Subnets").and_then(Value::as_array).map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        });
         let req = self
             .elb
             .create_load_balancer()
@@ -714,7 +696,7 @@ impl AwsProvider {
             ))
             // Always sent: AWS defaults to internet-facing.
             .scheme(LoadBalancerSchemeEnum::from(required(c, p, "Scheme")?))
-            .set_subnets(subnets)
+            .set_subnets(strings_of(p.get("Subnets")))
             .set_security_groups(strings_of(p.get("SecurityGroups")))
             .set_ip_address_type(str_of(p, "IpAddressType").map(IpAddressType::from))
             .set_tags(Some(sdk_tags(&tags)));
@@ -722,45 +704,46 @@ impl AwsProvider {
             .call(ops::CREATE_LOAD_BALANCER, || req.clone().send())
             .await?;
         let lb = out.load_balancers().first();
-        let arn = lb
-            .and_then(|l| l.load_balancer_arn())
-            .ok_or_else(|| Error::cloud("CreateLoadBalancer", "the response has no ARN", true))?
-            .to_string();
+        let arn = returned(
+            "CreateLoadBalancer",
+            "ARN",
+            lb.and_then(|l| l.load_balancer_arn()),
+        )?;
         let dns = lb.and_then(|l| l.dns_name()).map(String::from);
-        let attrs = pairs(Some(p), "LoadBalancerAttributes");
-        if !attrs.is_empty() {
-            self.set_lb_attributes(&arn, &attrs).await?;
-        }
+        self.set_lb_attributes(&arn, &pairs(Some(p), "LoadBalancerAttributes"))
+            .await?;
         Ok((arn, dns))
     }
 
+    /// ModifyLoadBalancerAttributes, unless there is nothing to set.
     async fn set_lb_attributes(&self, arn: &str, attrs: &[(String, String)]) -> Result<()> {
+        if attrs.is_empty() {
+            return Ok(());
+        }
         let req = self
             .elb
             .modify_load_balancer_attributes()
             .load_balancer_arn(arn)
-            .set_attributes(Some(
-                attrs
-                    .iter()
-                    .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
-                    .collect(),
-            ));
+            .set_attributes(Some(key_values(attrs, |k, v| {
+                LoadBalancerAttribute::builder().key(k).value(v).build()
+            })));
         self.call(ops::MODIFY_LOAD_BALANCER_ATTRIBUTES, || req.clone().send())
             .await?;
         Ok(())
     }
 
+    /// ModifyTargetGroupAttributes, unless there is nothing to set.
     async fn set_tg_attributes(&self, arn: &str, attrs: &[(String, String)]) -> Result<()> {
+        if attrs.is_empty() {
+            return Ok(());
+        }
         let req = self
             .elb
             .modify_target_group_attributes()
             .target_group_arn(arn)
-            .set_attributes(Some(
-                attrs
-                    .iter()
-                    .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
-                    .collect(),
-            ));
+            .set_attributes(Some(key_values(attrs, |k, v| {
+                TargetGroupAttribute::builder().key(k).value(v).build()
+            })));
         self.call(ops::MODIFY_TARGET_GROUP_ATTRIBUTES, || req.clone().send())
             .await?;
         Ok(())
@@ -773,7 +756,7 @@ impl AwsProvider {
         p: &Map<String, Value>,
         current: Option<&Map<String, Value>>,
     ) -> Result<()> {
-        let add = pairs_to_set(&pairs(Some(p), "Tags"), &pairs(current, "Tags"));
+        let add = pairs_delta(p, current, "Tags");
         if add.is_empty() {
             return Ok(());
         }
@@ -824,30 +807,20 @@ impl AwsProvider {
             .set_protocol_version(str_of(p, "ProtocolVersion").map(String::from))
             .set_port(int_of(p, "Port"))
             .set_target_type(str_of(p, "TargetType").map(TargetTypeEnum::from))
-            .set_vpc_id(str_of(p, "VpcId").map(String::from))
-            .set_health_check_enabled(p.get("HealthCheckEnabled").and_then(Value::as_bool))
-            .set_health_check_protocol(str_of(p, "HealthCheckProtocol").map(ProtocolEnum::from))
-            .set_health_check_port(str_of(p, "HealthCheckPort").map(String::from))
-            .set_health_check_path(str_of(p, "HealthCheckPath").map(String::from))
-            .set_health_check_interval_seconds(int_of(p, "HealthCheckIntervalSeconds"))
-            .set_health_check_timeout_seconds(int_of(p, "HealthCheckTimeoutSeconds"))
-            .set_healthy_threshold_count(int_of(p, "HealthyThresholdCount"))
-            .set_unhealthy_threshold_count(int_of(p, "UnhealthyThresholdCount"))
-            .set_matcher(matcher(p))
-            .set_tags(Some(sdk_tags(&tags)));
+            .set_vpc_id(str_of(p, "VpcId").map(String::from));
+        let req = with_health_check!(req, p).set_tags(Some(sdk_tags(&tags)));
         let out = self
             .call(ops::CREATE_TARGET_GROUP, || req.clone().send())
             .await?;
-        let arn = out
-            .target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .ok_or_else(|| Error::cloud("CreateTargetGroup", "the response has no ARN", true))?
-            .to_string();
-        let attrs = pairs(Some(p), "TargetGroupAttributes");
-        if !attrs.is_empty() {
-            self.set_tg_attributes(&arn, &attrs).await?;
-        }
+        let arn = returned(
+            "CreateTargetGroup",
+            "ARN",
+            out.target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn()),
+        )?;
+        self.set_tg_attributes(&arn, &pairs(Some(p), "TargetGroupAttributes"))
+            .await?;
         let t: Vec<Target> = targets(Some(p)).into_iter().collect();
         self.register(&arn, &t).await?;
         Ok(arn)
@@ -855,11 +828,6 @@ impl AwsProvider {
 
     async fn create_listener(&self, c: &Change, p: &Map<String, Value>) -> Result<String> {
         let certs = certificate_arns(Some(p));
-        let alpn: Option<Vec<String>> = p.get("AlpnPolicy").and_then(Value::as_array).map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        });
         let req = self
             .elb
             .create_listener()
@@ -869,17 +837,16 @@ impl AwsProvider {
             // The first certificate is the default one; the others are added below.
             .set_certificates(certs.first().map(|a| vec![cert(a)]))
             .set_ssl_policy(str_of(p, "SslPolicy").map(String::from))
-            .set_alpn_policy(alpn)
+            .set_alpn_policy(strings_of(p.get("AlpnPolicy")))
             .set_default_actions(Some(sdk_actions(p, "DefaultActions")));
         let out = self
             .call(ops::CREATE_LISTENER, || req.clone().send())
             .await?;
-        let arn = out
-            .listeners()
-            .first()
-            .and_then(|l| l.listener_arn())
-            .ok_or_else(|| Error::cloud("CreateListener", "the response has no ARN", true))?
-            .to_string();
+        let arn = returned(
+            "CreateListener",
+            "ARN",
+            out.listeners().first().and_then(|l| l.listener_arn()),
+        )?;
         if certs.len() > 1 {
             self.add_certificates(&arn, &certs[1..]).await?;
         }
@@ -1011,12 +978,11 @@ impl AwsProvider {
             .set_conditions(Some(sdk_conditions(p)))
             .set_actions(Some(sdk_actions(p, "Actions")));
         let out = self.call(ops::CREATE_RULE, || req.clone().send()).await?;
-        Ok(out
-            .rules()
-            .first()
-            .and_then(|r| r.rule_arn())
-            .ok_or_else(|| Error::cloud("CreateRule", "the response has no ARN", true))?
-            .to_string())
+        returned(
+            "CreateRule",
+            "ARN",
+            out.rules().first().and_then(|r| r.rule_arn()),
+        )
     }
 
     /// ModifyRule for conditions and actions; a priority moved earlier (SetRulePriorities).
@@ -1058,32 +1024,18 @@ impl AwsProvider {
         let cur = c.current.as_ref();
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
         if changed("LoadBalancerAttributes") {
-            let set = pairs_to_set(
-                &pairs(Some(p), "LoadBalancerAttributes"),
-                &pairs(cur, "LoadBalancerAttributes"),
-            );
-            if !set.is_empty() {
-                self.set_lb_attributes(arn, &set).await?;
-            }
+            self.set_lb_attributes(arn, &pairs_delta(p, cur, "LoadBalancerAttributes"))
+                .await?;
         }
         if changed("Tags") {
             self.add_tags(arn, p, cur).await?;
         }
         if changed("Subnets") {
-            let subnets: Vec<String> = p
-                .get("Subnets")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
             let req = self
                 .elb
                 .set_subnets()
                 .load_balancer_arn(arn)
-                .set_subnets(Some(subnets));
+                .set_subnets(Some(strings_of(p.get("Subnets")).unwrap_or_default()));
             self.call(ops::SET_SUBNETS, || req.clone().send()).await?;
         }
         if changed("SecurityGroups") {
@@ -1118,30 +1070,13 @@ impl AwsProvider {
         if HEALTH_CHECK.iter().any(|k| changed(k)) {
             // The whole desired health check in one call (a protocol change needs its path and
             // matcher with it).
-            let req = self
-                .elb
-                .modify_target_group()
-                .target_group_arn(arn)
-                .set_health_check_enabled(p.get("HealthCheckEnabled").and_then(Value::as_bool))
-                .set_health_check_protocol(str_of(p, "HealthCheckProtocol").map(ProtocolEnum::from))
-                .set_health_check_port(str_of(p, "HealthCheckPort").map(String::from))
-                .set_health_check_path(str_of(p, "HealthCheckPath").map(String::from))
-                .set_health_check_interval_seconds(int_of(p, "HealthCheckIntervalSeconds"))
-                .set_health_check_timeout_seconds(int_of(p, "HealthCheckTimeoutSeconds"))
-                .set_healthy_threshold_count(int_of(p, "HealthyThresholdCount"))
-                .set_unhealthy_threshold_count(int_of(p, "UnhealthyThresholdCount"))
-                .set_matcher(matcher(p));
+            let req = with_health_check!(self.elb.modify_target_group().target_group_arn(arn), p);
             self.call(ops::MODIFY_TARGET_GROUP, || req.clone().send())
                 .await?;
         }
         if changed("TargetGroupAttributes") {
-            let set = pairs_to_set(
-                &pairs(Some(p), "TargetGroupAttributes"),
-                &pairs(cur, "TargetGroupAttributes"),
-            );
-            if !set.is_empty() {
-                self.set_tg_attributes(arn, &set).await?;
-            }
+            self.set_tg_attributes(arn, &pairs_delta(p, cur, "TargetGroupAttributes"))
+                .await?;
         }
         if changed("Tags") {
             self.add_tags(arn, p, cur).await?;
@@ -1184,11 +1119,7 @@ impl AwsProvider {
             req = req.set_certificates(certs.first().map(|a| vec![cert(a)]));
         }
         if changed("AlpnPolicy") {
-            req = req.set_alpn_policy(p.get("AlpnPolicy").and_then(Value::as_array).map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            }));
+            req = req.set_alpn_policy(strings_of(p.get("AlpnPolicy")));
         }
         if changed("DefaultActions") {
             req = req.set_default_actions(Some(sdk_actions(p, "DefaultActions")));

@@ -2,6 +2,7 @@
 //! provider (discover, observe, apply) wraps the SDK calls.
 
 pub mod alb;
+pub mod annotation_values;
 pub mod annotations;
 pub mod apply;
 pub mod client;

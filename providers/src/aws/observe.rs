@@ -54,6 +54,46 @@ fn tags_value(t: &Tags) -> Value {
     key_values(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
+fn pairs_value(a: &[(String, String)]) -> Value {
+    key_values(a.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// An SDK key and value (tag, attribute) as a pair; none without a key, "" without a value.
+fn key_value(key: Option<&str>, value: Option<&str>) -> Option<(String, String)> {
+    Some((key?.to_string(), value.unwrap_or_default().to_string()))
+}
+
+fn sg_tags(sg: &SecurityGroup) -> Tags {
+    sg.tags()
+        .iter()
+        .filter_map(|t| key_value(t.key(), t.value()))
+        .collect()
+}
+
+/// Sets `key` when there is a value.
+fn put(m: &mut Map<String, Value>, key: &str, v: Option<impl Into<Value>>) {
+    if let Some(v) = v {
+        m.insert(key.into(), v.into());
+    }
+}
+
+/// An object of the fields that have a value (in their order).
+fn present<'a>(fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in fields {
+        put(&mut m, k, v);
+    }
+    Value::Object(m)
+}
+
+fn ours(id: impl Into<String>, resource: Resource) -> ObservedResource {
+    ObservedResource {
+        id: id.into(),
+        resource,
+        outputs: Map::new(),
+    }
+}
+
 /// A load balancer as translate describes it. `attributes` only when they were described.
 pub fn lb_resource(
     lb: &LoadBalancer,
@@ -63,12 +103,8 @@ pub fn lb_resource(
     let name = lb.load_balancer_name().unwrap_or_default().to_string();
     let mut m = Map::new();
     m.insert("Name".into(), json!(name));
-    if let Some(t) = lb.r#type() {
-        m.insert("Type".into(), json!(t.as_str()));
-    }
-    if let Some(s) = lb.scheme() {
-        m.insert("Scheme".into(), json!(s.as_str()));
-    }
+    put(&mut m, "Type", lb.r#type().map(|t| t.as_str()));
+    put(&mut m, "Scheme", lb.scheme().map(|s| s.as_str()));
     let mut subnets: Vec<&str> = lb
         .availability_zones()
         .iter()
@@ -81,14 +117,13 @@ pub fn lb_resource(
         sgs.sort();
         m.insert("SecurityGroups".into(), json!(sgs));
     }
-    if let Some(t) = lb.ip_address_type() {
-        m.insert("IpAddressType".into(), json!(t.as_str()));
-    }
+    put(
+        &mut m,
+        "IpAddressType",
+        lb.ip_address_type().map(|t| t.as_str()),
+    );
     if let Some(a) = attributes {
-        m.insert(
-            "LoadBalancerAttributes".into(),
-            key_values(a.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        m.insert("LoadBalancerAttributes".into(), pairs_value(a));
     }
     m.insert("Tags".into(), tags_value(tags));
     Resource {
@@ -118,27 +153,17 @@ pub fn tg_resource(
             );
         }
     }
-    if let Some(p) = tg.port() {
-        m.insert("Port".into(), json!(p));
-    }
-    if let Some(t) = tg.target_type() {
-        m.insert("TargetType".into(), json!(t.as_str()));
-    }
-    if let Some(v) = tg.vpc_id() {
-        m.insert("VpcId".into(), json!(v));
-    }
-    if let Some(e) = tg.health_check_enabled() {
-        m.insert("HealthCheckEnabled".into(), json!(e));
-    }
-    if let Some(p) = tg.health_check_protocol() {
-        m.insert("HealthCheckProtocol".into(), json!(p.as_str()));
-    }
-    if let Some(p) = tg.health_check_port() {
-        m.insert("HealthCheckPort".into(), json!(p));
-    }
-    if let Some(p) = tg.health_check_path() {
-        m.insert("HealthCheckPath".into(), json!(p));
-    }
+    put(&mut m, "Port", tg.port());
+    put(&mut m, "TargetType", tg.target_type().map(|t| t.as_str()));
+    put(&mut m, "VpcId", tg.vpc_id());
+    put(&mut m, "HealthCheckEnabled", tg.health_check_enabled());
+    put(
+        &mut m,
+        "HealthCheckProtocol",
+        tg.health_check_protocol().map(|p| p.as_str()),
+    );
+    put(&mut m, "HealthCheckPort", tg.health_check_port());
+    put(&mut m, "HealthCheckPath", tg.health_check_path());
     let ints = [
         (
             "HealthCheckIntervalSeconds",
@@ -152,9 +177,7 @@ pub fn tg_resource(
         ("UnhealthyThresholdCount", tg.unhealthy_threshold_count()),
     ];
     for (k, v) in ints {
-        if let Some(v) = v {
-            m.insert(k.into(), json!(v));
-        }
+        put(&mut m, k, v);
     }
     if let Some(code) = tg.matcher().and_then(|x| x.grpc_code()) {
         m.insert("Matcher".into(), json!({"GrpcCode": code}));
@@ -162,10 +185,7 @@ pub fn tg_resource(
         m.insert("Matcher".into(), json!({"HttpCode": code}));
     }
     if let Some(a) = attributes {
-        m.insert(
-            "TargetGroupAttributes".into(),
-            key_values(a.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        m.insert("TargetGroupAttributes".into(), pairs_value(a));
     }
     if let Some(t) = targets {
         m.insert("Targets".into(), targets_value(t));
@@ -250,9 +270,7 @@ pub fn action_value(a: &Action) -> Value {
                     if let Some(s) = sticky {
                         let mut sm = Map::new();
                         sm.insert("Enabled".into(), json!(true));
-                        if let Some(d) = s.duration_seconds() {
-                            sm.insert("DurationSeconds".into(), json!(d));
-                        }
+                        put(&mut sm, "DurationSeconds", s.duration_seconds());
                         f.insert("TargetGroupStickinessConfig".into(), Value::Object(sm));
                     }
                     m.insert("ForwardConfig".into(), Value::Object(f));
@@ -261,7 +279,6 @@ pub fn action_value(a: &Action) -> Value {
         }
         "redirect" => {
             if let Some(r) = a.redirect_config() {
-                let mut rm = Map::new();
                 let fields = [
                     ("Protocol", r.protocol()),
                     ("Port", r.port()),
@@ -270,34 +287,21 @@ pub fn action_value(a: &Action) -> Value {
                     ("Query", r.query()),
                     ("StatusCode", r.status_code().map(|c| c.as_str())),
                 ];
-                for (k, v) in fields {
-                    if let Some(v) = v {
-                        rm.insert(k.into(), json!(v));
-                    }
-                }
-                m.insert("RedirectConfig".into(), Value::Object(rm));
+                m.insert("RedirectConfig".into(), present(fields));
             }
         }
         "fixed-response" => {
             if let Some(f) = a.fixed_response_config() {
-                let mut fm = Map::new();
                 let fields = [
                     ("StatusCode", f.status_code()),
                     ("ContentType", f.content_type()),
                     ("MessageBody", f.message_body()),
                 ];
-                for (k, v) in fields {
-                    if let Some(v) = v {
-                        fm.insert(k.into(), json!(v));
-                    }
-                }
-                m.insert("FixedResponseConfig".into(), Value::Object(fm));
+                m.insert("FixedResponseConfig".into(), present(fields));
             }
         }
         _ => {
-            if let Some(arn) = a.target_group_arn() {
-                m.insert("TargetGroupArn".into(), json!(arn));
-            }
+            put(&mut m, "TargetGroupArn", a.target_group_arn());
         }
     }
     Value::Object(m)
@@ -345,9 +349,7 @@ pub fn condition_value(c: &RuleCondition) -> Value {
                 .iter()
                 .map(|kv| {
                     let mut e = Map::new();
-                    if let Some(k) = kv.key() {
-                        e.insert("Key".into(), json!(k));
-                    }
+                    put(&mut e, "Key", kv.key());
                     e.insert("Value".into(), json!(kv.value().unwrap_or_default()));
                     Value::Object(e)
                 })
@@ -397,13 +399,9 @@ pub fn listener_resource(
 ) -> Resource {
     let port = l.port().unwrap_or_default();
     let mut m = Map::new();
-    if let Some(a) = l.load_balancer_arn() {
-        m.insert("LoadBalancerArn".into(), json!(a));
-    }
+    put(&mut m, "LoadBalancerArn", l.load_balancer_arn());
     m.insert("Port".into(), json!(port));
-    if let Some(p) = l.protocol() {
-        m.insert("Protocol".into(), json!(p.as_str()));
-    }
+    put(&mut m, "Protocol", l.protocol().map(|p| p.as_str()));
     let mut certs: Vec<&Certificate> = certificates.unwrap_or(l.certificates()).iter().collect();
     // The default certificate first, as translate lists it.
     certs.sort_by_key(|c| !c.is_default().unwrap_or(false));
@@ -415,9 +413,7 @@ pub fn listener_resource(
     if !certs.is_empty() {
         m.insert("Certificates".into(), Value::Array(certs));
     }
-    if let Some(p) = l.ssl_policy() {
-        m.insert("SslPolicy".into(), json!(p));
-    }
+    put(&mut m, "SslPolicy", l.ssl_policy());
     if !l.alpn_policy().is_empty() {
         m.insert("AlpnPolicy".into(), json!(l.alpn_policy()));
     }
@@ -439,12 +435,8 @@ pub fn sg_resource(sg: &SecurityGroup) -> Resource {
     let name = sg.group_name().unwrap_or_default().to_string();
     let mut m = Map::new();
     m.insert("GroupName".into(), json!(name));
-    if let Some(d) = sg.description() {
-        m.insert("GroupDescription".into(), json!(d));
-    }
-    if let Some(v) = sg.vpc_id() {
-        m.insert("VpcId".into(), json!(v));
-    }
+    put(&mut m, "GroupDescription", sg.description());
+    put(&mut m, "VpcId", sg.vpc_id());
     let mut rules: Vec<Value> = Vec::new();
     for p in sg.ip_permissions() {
         let entry = |key: &str, cidr: &str, description: Option<&str>| {
@@ -453,16 +445,10 @@ pub fn sg_resource(sg: &SecurityGroup) -> Resource {
                 "IpProtocol".into(),
                 json!(p.ip_protocol().unwrap_or_default()),
             );
-            if let Some(f) = p.from_port() {
-                e.insert("FromPort".into(), json!(f));
-            }
-            if let Some(t) = p.to_port() {
-                e.insert("ToPort".into(), json!(t));
-            }
+            put(&mut e, "FromPort", p.from_port());
+            put(&mut e, "ToPort", p.to_port());
             e.insert(key.into(), json!(cidr));
-            if let Some(d) = description.filter(|d| !d.is_empty()) {
-                e.insert("Description".into(), json!(d));
-            }
+            put(&mut e, "Description", description.filter(|d| !d.is_empty()));
             Value::Object(e)
         };
         for r in p.ip_ranges() {
@@ -479,17 +465,7 @@ pub fn sg_resource(sg: &SecurityGroup) -> Resource {
     rules.sort_by_key(Value::to_string);
     rules.dedup();
     m.insert("SecurityGroupIngress".into(), Value::Array(rules));
-    let t: Tags = sg
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect();
-    m.insert("Tags".into(), tags_value(&t));
+    m.insert("Tags".into(), tags_value(&sg_tags(sg)));
     Resource {
         kind: KIND_SG.into(),
         name,
@@ -555,7 +531,62 @@ impl<'a> Wanted<'a> {
     }
 }
 
+/// Whose resources observe looks for.
+struct Scope<'a> {
+    owner: &'a ObjectRef,
+    cluster: &'a str,
+    wanted: &'a Wanted<'a>,
+}
+
 impl AwsProvider {
+    /// Of load balancers or target groups (`kind`): those of our type that carry the owner's
+    /// tags, with their tags (DescribeTags only for ours by type and the wanted by name); the
+    /// others that the desired state names are recorded as foreign.
+    async fn sort_out<T>(
+        &self,
+        all: Vec<T>,
+        kind: &str,
+        arn_name: impl Fn(&T) -> (Option<&str>, Option<&str>),
+        our_type: impl Fn(&T) -> bool,
+        scope: &Scope<'_>,
+        observed: &mut Observed,
+    ) -> Result<Vec<(T, Tags)>> {
+        let candidates: Vec<T> = all
+            .into_iter()
+            .filter(|x| {
+                our_type(x)
+                    || scope
+                        .wanted
+                        .get(kind, arn_name(x).1.unwrap_or_default())
+                        .is_some()
+            })
+            .collect();
+        let arns: Vec<String> = candidates
+            .iter()
+            .filter_map(|x| arn_name(x).0.map(String::from))
+            .collect();
+        let tags_by_arn = if arns.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.tags_of(&arns).await?
+        };
+        let mut owned = Vec::new();
+        for x in candidates {
+            let (Some(arn), Some(name)) = arn_name(&x) else {
+                continue;
+            };
+            let t = tags_by_arn.get(arn).cloned().unwrap_or_default();
+            if our_type(&x) && tags::owned_by_owner(&t, scope.cluster, scope.owner) {
+                owned.push((x, t));
+            } else if scope.wanted.get(kind, name).is_some() {
+                observed
+                    .foreign
+                    .insert((kind.to_string(), name.to_string()), arn.to_string());
+            }
+        }
+        Ok(owned)
+    }
+
     /// Every load balancer in the region (paged).
     async fn all_load_balancers(&self) -> Result<Vec<LoadBalancer>> {
         self.all_pages(
@@ -604,12 +635,7 @@ impl AwsProvider {
                 let t: Tags = d
                     .tags()
                     .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        ))
-                    })
+                    .filter_map(|t| key_value(t.key(), t.value()))
                     .collect();
                 out.insert(arn.to_string(), t);
             }
@@ -679,12 +705,7 @@ impl AwsProvider {
         Ok(out
             .attributes()
             .iter()
-            .filter_map(|a| {
-                Some((
-                    a.key()?.to_string(),
-                    a.value().unwrap_or_default().to_string(),
-                ))
-            })
+            .filter_map(|a| key_value(a.key(), a.value()))
             .collect())
     }
 
@@ -699,12 +720,7 @@ impl AwsProvider {
         Ok(out
             .attributes()
             .iter()
-            .filter_map(|a| {
-                Some((
-                    a.key()?.to_string(),
-                    a.value().unwrap_or_default().to_string(),
-                ))
-            })
+            .filter_map(|a| key_value(a.key(), a.value()))
             .collect())
     }
 
@@ -761,22 +777,8 @@ impl AwsProvider {
             .await?;
         for sg in &found {
             let Some(id) = sg.group_id() else { continue };
-            let t: Tags = sg
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect();
-            if tags::owned_by_owner(&t, cluster, owner) {
-                observed.resources.push(ObservedResource {
-                    id: id.to_string(),
-                    resource: sg_resource(sg),
-                    outputs: Map::new(),
-                });
+            if tags::owned_by_owner(&sg_tags(sg), cluster, owner) {
+                observed.resources.push(ours(id, sg_resource(sg)));
             }
         }
         for d in desired.iter().filter(|d| d.kind == KIND_SG) {
@@ -824,82 +826,38 @@ impl AwsProvider {
 
         // Load balancers: only network ones (Services) or application ones (Ingress groups) can
         // be ours; same-named others are conflicts.
-        let lbs: Vec<LoadBalancer> = self
-            .all_load_balancers()
-            .await?
-            .into_iter()
-            .filter(|lb| {
-                is_our_type(lb, alb)
-                    || wanted
-                        .get(KIND_LB, lb.load_balancer_name().unwrap_or_default())
-                        .is_some()
-            })
-            .collect();
-        let arns: Vec<String> = lbs
-            .iter()
-            .filter_map(|lb| lb.load_balancer_arn().map(String::from))
-            .collect();
-        let lb_tags = if arns.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.tags_of(&arns).await?
+        let scope = Scope {
+            owner,
+            cluster,
+            wanted: &wanted,
         };
-        let empty = Tags::new();
-        let mut owned_lbs: Vec<(&LoadBalancer, &Tags)> = Vec::new();
-        for lb in &lbs {
-            let (Some(arn), Some(name)) = (lb.load_balancer_arn(), lb.load_balancer_name()) else {
-                continue;
-            };
-            let t = lb_tags.get(arn).unwrap_or(&empty);
-            if is_our_type(lb, alb) && tags::owned_by_owner(t, cluster, owner) {
-                owned_lbs.push((lb, t));
-            } else if wanted.get(KIND_LB, name).is_some() {
-                observed
-                    .foreign
-                    .insert((KIND_LB.to_string(), name.to_string()), arn.to_string());
-            }
-        }
+        let owned_lbs = self
+            .sort_out(
+                self.all_load_balancers().await?,
+                KIND_LB,
+                |lb| (lb.load_balancer_arn(), lb.load_balancer_name()),
+                |lb| is_our_type(lb, alb),
+                &scope,
+                &mut observed,
+            )
+            .await?;
 
         // Target groups.
-        let tgs: Vec<TargetGroup> = self
-            .all_target_groups()
-            .await?
-            .into_iter()
-            .filter(|tg| {
-                is_our_target_group(tg, alb)
-                    || wanted
-                        .get(KIND_TG, tg.target_group_name().unwrap_or_default())
-                        .is_some()
-            })
-            .collect();
-        let arns: Vec<String> = tgs
-            .iter()
-            .filter_map(|tg| tg.target_group_arn().map(String::from))
-            .collect();
-        let tg_tags = if arns.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.tags_of(&arns).await?
-        };
-        let mut owned_tgs: Vec<(&TargetGroup, &Tags)> = Vec::new();
-        for tg in &tgs {
-            let (Some(arn), Some(name)) = (tg.target_group_arn(), tg.target_group_name()) else {
-                continue;
-            };
-            let t = tg_tags.get(arn).unwrap_or(&empty);
-            if is_our_target_group(tg, alb) && tags::owned_by_owner(t, cluster, owner) {
-                owned_tgs.push((tg, t));
-            } else if wanted.get(KIND_TG, name).is_some() {
-                observed
-                    .foreign
-                    .insert((KIND_TG.to_string(), name.to_string()), arn.to_string());
-            }
-        }
+        let owned_tgs = self
+            .sort_out(
+                self.all_target_groups().await?,
+                KIND_TG,
+                |tg| (tg.target_group_arn(), tg.target_group_name()),
+                |tg| is_our_target_group(tg, alb),
+                &scope,
+                &mut observed,
+            )
+            .await?;
 
         // Details, only for ours and only what the desired state compares.
         let mut listeners = Vec::new();
         let mut rules = Vec::new();
-        for (lb, t) in owned_lbs {
+        for (lb, t) in &owned_lbs {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
             let name = lb.load_balancer_name().unwrap_or_default();
             let attrs = if wanted.has(KIND_LB, name, "LoadBalancerAttributes") {
@@ -908,12 +866,12 @@ impl AwsProvider {
                 None
             };
             let mut outputs = Map::new();
-            if let Some(dns) = lb.dns_name() {
-                outputs.insert("DNSName".into(), json!(dns));
-            }
-            if let Some(zone) = lb.canonical_hosted_zone_id() {
-                outputs.insert("CanonicalHostedZoneID".into(), json!(zone));
-            }
+            put(&mut outputs, "DNSName", lb.dns_name());
+            put(
+                &mut outputs,
+                "CanonicalHostedZoneID",
+                lb.canonical_hosted_zone_id(),
+            );
             observed.resources.push(ObservedResource {
                 id: arn.clone(),
                 resource: lb_resource(lb, t, attrs.as_deref()),
@@ -938,22 +896,14 @@ impl AwsProvider {
                         if let (Some(r_arn), Some(res)) =
                             (r.rule_arn(), rule_resource(&l_name, &l_arn, &r))
                         {
-                            rules.push(ObservedResource {
-                                id: r_arn.to_string(),
-                                resource: res,
-                                outputs: Map::new(),
-                            });
+                            rules.push(ours(r_arn, res));
                         }
                     }
                 }
-                listeners.push(ObservedResource {
-                    id: l_arn,
-                    resource: listener_resource(name, &l, certs.as_deref()),
-                    outputs: Map::new(),
-                });
+                listeners.push(ours(l_arn, listener_resource(name, &l, certs.as_deref())));
             }
         }
-        for (tg, t) in owned_tgs {
+        for (tg, t) in &owned_tgs {
             let arn = tg.target_group_arn().unwrap_or_default().to_string();
             let name = tg.target_group_name().unwrap_or_default();
             let attrs = if wanted.has(KIND_TG, name, "TargetGroupAttributes") {
@@ -966,11 +916,10 @@ impl AwsProvider {
             } else {
                 None
             };
-            observed.resources.push(ObservedResource {
-                id: arn,
-                resource: tg_resource(tg, t, attrs.as_deref(), targets.as_deref()),
-                outputs: Map::new(),
-            });
+            observed.resources.push(ours(
+                arn,
+                tg_resource(tg, t, attrs.as_deref(), targets.as_deref()),
+            ));
         }
         observed.resources.extend(listeners);
         observed.resources.extend(rules);

@@ -1,137 +1,11 @@
-//! Group reconciler tests with a scripted fake Provider and a fake Kubernetes API (a tower
-//! service that records every request and answers it).
+//! Group reconciler tests with a scripted fake Provider and the fake Kubernetes API of
+//! `controller::test_support` (a tower service that records every request and answers it).
 
 use super::*;
-use crate::metrics::Metrics;
-use http::{Request, Response, StatusCode};
-use kube::client::Body;
+use crate::controller::test_support::{apply_to_cloud, context, merge_patch, FakeApi};
 use providers::frontend::Frontend;
 use providers::plan::{Observed, ObservedResource, Resource};
 use serde_json::{json, Value};
-
-#[derive(Clone, Debug)]
-struct Call {
-    method: String,
-    path: String,
-    body: Value,
-}
-
-#[derive(Clone, Default)]
-struct FakeApi {
-    calls: Arc<Mutex<Vec<Call>>>,
-}
-
-impl FakeApi {
-    fn client(&self) -> kube::Client {
-        let calls = self.calls.clone();
-        let svc = tower::service_fn(move |req: Request<Body>| {
-            let calls = calls.clone();
-            async move {
-                let method = req.method().to_string();
-                let path = req.uri().path().to_string();
-                let bytes = req
-                    .into_body()
-                    .collect_bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .unwrap_or_default();
-                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                calls.lock().unwrap().push(Call {
-                    method: method.clone(),
-                    path: path.clone(),
-                    body: body.clone(),
-                });
-                let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-                let (code, out) = match (method.as_str(), parts.as_slice()) {
-                    (
-                        "PATCH",
-                        ["apis", "networking.k8s.io", "v1", "namespaces", ns, "ingresses", name, ..],
-                    ) => (
-                        StatusCode::OK,
-                        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": ns}}),
-                    ),
-                    ("POST", ["apis", "events.k8s.io", "v1", "namespaces", _, "events"]) => {
-                        (StatusCode::CREATED, body)
-                    }
-                    _ => (
-                        StatusCode::NOT_FOUND,
-                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
-                    ),
-                };
-                let resp = Response::builder()
-                    .status(code)
-                    .header("content-type", "application/json")
-                    .body(Body::from(serde_json::to_vec(&out).unwrap()))
-                    .unwrap();
-                Ok::<_, std::convert::Infallible>(resp)
-            }
-        });
-        kube::Client::new(svc, "default")
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn clear(&self) {
-        self.calls.lock().unwrap().clear();
-    }
-
-    /// "type reason name" of every Event.
-    fn events(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.path.contains("/events"))
-            .map(|c| {
-                format!(
-                    "{} {} {}",
-                    c.body["type"].as_str().unwrap_or(""),
-                    c.body["reason"].as_str().unwrap_or(""),
-                    c.body["regarding"]["name"].as_str().unwrap_or("")
-                )
-            })
-            .collect()
-    }
-
-    /// (Ingress name, body) of status patches.
-    fn status_patches(&self) -> Vec<(String, Value)> {
-        self.patches(true)
-    }
-
-    /// (Ingress name, body) of metadata patches (finalizers, the status annotation).
-    fn object_patches(&self) -> Vec<(String, Value)> {
-        self.patches(false)
-    }
-
-    fn patches(&self, status: bool) -> Vec<(String, Value)> {
-        self.calls()
-            .into_iter()
-            .filter(|c| {
-                c.method == "PATCH"
-                    && c.path.contains("/ingresses/")
-                    && c.path.ends_with("/status") == status
-            })
-            .map(|c| {
-                let name = c
-                    .path
-                    .trim_end_matches("/status")
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                (name, c.body)
-            })
-            .collect()
-    }
-
-    fn finalizer_patches(&self) -> Vec<(String, Value)> {
-        self.object_patches()
-            .into_iter()
-            .filter(|(_, b)| b["metadata"].get("finalizers").is_some())
-            .map(|(n, b)| (n, b["metadata"]["finalizers"].clone()))
-            .collect()
-    }
-}
 
 /// A scripted Provider: one LB, one rule and one target group per accepted member; members
 /// annotated `test/reject` are rejected with an InvalidAnnotation error.
@@ -251,25 +125,11 @@ impl providers::Provider for FakeProvider {
         if let Some(e) = self.fail_apply.lock().unwrap().take() {
             return Err(e);
         }
-        let mut cloud = self.cloud.lock().unwrap();
-        for c in &plan.changes {
-            cloud.retain(|o| !(o.resource.kind == c.kind && o.resource.name == c.name));
-            if c.action != PlanAction::Delete {
-                cloud.push(ObservedResource {
-                    id: format!("arn:{}", c.name),
-                    resource: Resource {
-                        kind: c.kind.clone(),
-                        name: c.name.clone(),
-                        properties: c.properties.clone(),
-                    },
-                    outputs: Default::default(),
-                });
-            }
-        }
-        Ok(cloud
-            .iter()
-            .any(|o| o.resource.kind == "LB")
-            .then(|| Address::Hostname("Grp-1.ELB.us-east-1.amazonaws.com".into())))
+        Ok(apply_to_cloud(
+            &self.cloud,
+            plan,
+            "Grp-1.ELB.us-east-1.amazonaws.com",
+        ))
     }
 }
 
@@ -302,20 +162,7 @@ fn harness_with(policies: Option<Vec<crate::policy::LoadBalancerPolicy>>) -> Har
     let provider = Arc::new(FakeProvider::default());
     let caches = IngressCaches::new(false);
     let (node_store, _w) = reflector::store::<Node>();
-    let base = Arc::new(
-        Context::new(
-            api.client(),
-            provider.clone(),
-            Metrics::new(),
-            crate::gather::Selection::default(),
-            "c1".into(),
-            node_store,
-            None,
-            Duration::from_secs(42),
-            Some("test".into()),
-        )
-        .with_policies(store),
-    );
+    let base = Arc::new(context(&api, provider.clone(), node_store).with_policies(store));
     let ctx = caches.context(base, IngressSelection::default());
     let IngressCaches {
         ingress_writer,
@@ -387,26 +234,6 @@ fn written(h: &Harness, i: &Ingress) -> Ingress {
         }
     }
     serde_json::from_value(v).unwrap()
-}
-
-/// RFC 7386 merge patch.
-fn merge_patch(a: &mut Value, b: Value) {
-    match b {
-        Value::Object(b) => {
-            if !a.is_object() {
-                *a = json!({});
-            }
-            let a = a.as_object_mut().unwrap();
-            for (k, v) in b {
-                if v.is_null() {
-                    a.remove(&k);
-                } else {
-                    merge_patch(a.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        b => *a = b,
-    }
 }
 
 fn g() -> GroupKey {
@@ -987,18 +814,8 @@ async fn a_member_its_policy_forbids_is_rejected_and_the_rest_converge() {
 async fn an_ingress_waits_for_the_policies() {
     let (store, _w) = reflector::store::<crate::policy::LoadBalancerPolicy>();
     let mut h = harness();
-    let mut base = Context::new(
-        h.api.client(),
-        h.provider.clone(),
-        Metrics::new(),
-        crate::gather::Selection::default(),
-        "c1".into(),
-        reflector::store::<Node>().0,
-        None,
-        Duration::from_secs(42),
-        None,
-    )
-    .with_policies(Some(store));
+    let mut base = context(&h.api, h.provider.clone(), reflector::store::<Node>().0)
+        .with_policies(Some(store));
     base.policy_wait = Duration::from_millis(50);
     h.ctx.base = Arc::new(base);
     h.put(&ing("ns1", "a", json!({})));

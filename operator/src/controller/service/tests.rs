@@ -1,117 +1,13 @@
-//! Reconciler tests with a scripted fake Provider and a fake Kubernetes API (a tower service
-//! that records every request and answers it).
+//! Reconciler tests with a scripted fake Provider and the fake Kubernetes API of
+//! `controller::test_support` (a tower service that records every request and answers it).
 
 use super::*;
-use crate::metrics::Metrics;
-use http::{Request, Response, StatusCode};
-use kube::client::Body;
+use crate::controller::test_support::{apply_to_cloud, context, merge_patch, FakeApi};
 use kube::runtime::reflector;
 use providers::frontend::{Frontend, ObjectRef as FeRef};
 use providers::plan::{Observed, ObservedResource, Resource};
 use serde_json::{json, Value};
 use std::sync::Mutex;
-
-/// One request the controller made to the Kubernetes API.
-#[derive(Clone, Debug)]
-struct Call {
-    method: String,
-    path: String,
-    body: Value,
-}
-
-#[derive(Clone, Default)]
-struct FakeApi {
-    calls: Arc<Mutex<Vec<Call>>>,
-}
-
-impl FakeApi {
-    fn client(&self) -> kube::Client {
-        let calls = self.calls.clone();
-        let svc = tower::service_fn(move |req: Request<Body>| {
-            let calls = calls.clone();
-            async move {
-                let method = req.method().to_string();
-                let path = req.uri().path().to_string();
-                let bytes = req
-                    .into_body()
-                    .collect_bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .unwrap_or_default();
-                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                calls.lock().unwrap().push(Call {
-                    method: method.clone(),
-                    path: path.clone(),
-                    body: body.clone(),
-                });
-                let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-                let (code, out) = match (method.as_str(), parts.as_slice()) {
-                    ("PATCH", ["api", "v1", "namespaces", ns, "services", name, ..]) => (
-                        StatusCode::OK,
-                        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}}),
-                    ),
-                    ("POST", ["apis", "events.k8s.io", "v1", "namespaces", _, "events"]) => {
-                        (StatusCode::CREATED, body)
-                    }
-                    _ => (
-                        StatusCode::NOT_FOUND,
-                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
-                    ),
-                };
-                let resp = Response::builder()
-                    .status(code)
-                    .header("content-type", "application/json")
-                    .body(Body::from(serde_json::to_vec(&out).unwrap()))
-                    .unwrap();
-                Ok::<_, std::convert::Infallible>(resp)
-            }
-        });
-        kube::Client::new(svc, "default")
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn events(&self) -> Vec<Value> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.path.contains("/events"))
-            .map(|c| c.body)
-            .collect()
-    }
-
-    fn event_reasons(&self) -> Vec<String> {
-        self.events()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {}",
-                    e["type"].as_str().unwrap_or(""),
-                    e["reason"].as_str().unwrap_or("")
-                )
-            })
-            .collect()
-    }
-
-    fn status_patches(&self) -> Vec<Value> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.method == "PATCH" && c.path.ends_with("/status"))
-            .map(|c| c.body)
-            .collect()
-    }
-
-    fn object_patches(&self) -> Vec<Value> {
-        self.calls()
-            .into_iter()
-            .filter(|c| {
-                c.method == "PATCH" && c.path.contains("/services/") && !c.path.ends_with("/status")
-            })
-            .map(|c| c.body)
-            .collect()
-    }
-}
 
 /// A scripted Provider: keeps "cloud" state in memory, records calls, fails on demand.
 #[derive(Default)]
@@ -190,25 +86,11 @@ impl providers::Provider for FakeProvider {
         if let Some(e) = take_err(&self.fail_apply) {
             return Err(e);
         }
-        let mut cloud = self.cloud.lock().unwrap();
-        for c in &plan.changes {
-            cloud.retain(|o| !(o.resource.kind == c.kind && o.resource.name == c.name));
-            if c.action != PlanAction::Delete {
-                cloud.push(ObservedResource {
-                    id: format!("arn:{}", c.name),
-                    resource: Resource {
-                        kind: c.kind.clone(),
-                        name: c.name.clone(),
-                        properties: c.properties.clone(),
-                    },
-                    outputs: Default::default(),
-                });
-            }
-        }
-        Ok(cloud
-            .iter()
-            .any(|o| o.resource.kind == "LB")
-            .then(|| Address::Hostname("Web-123.ELB.us-east-1.amazonaws.com".into())))
+        Ok(apply_to_cloud(
+            &self.cloud,
+            plan,
+            "Web-123.ELB.us-east-1.amazonaws.com",
+        ))
     }
 }
 
@@ -226,17 +108,7 @@ fn harness(nodes: &[&str]) -> Harness {
         let node: Node = serde_json::from_value(json!({"metadata": {"name": n}, "spec": {"providerID": format!("aws:///us-east-1a/i-{n}")}})).unwrap();
         writer.apply_watcher_event(&watcher::Event::Apply(node));
     }
-    let ctx = Arc::new(Context::new(
-        api.client(),
-        provider.clone(),
-        Metrics::new(),
-        crate::gather::Selection::default(),
-        "c1".into(),
-        node_store,
-        None,
-        Duration::from_secs(42),
-        Some("test".into()),
-    ));
+    let ctx = Arc::new(context(&api, provider.clone(), node_store));
     // Keep the writer alive for the store's lifetime.
     std::mem::forget(writer);
     Harness { api, provider, ctx }
@@ -249,19 +121,8 @@ fn service(v: Value) -> Arc<Service> {
                      "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "external"}},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "nodePort": 30080}]},
     });
-    merge(&mut base, v);
+    merge_patch(&mut base, v);
     Arc::new(serde_json::from_value(base).unwrap())
-}
-
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (a, b) => *a = b,
-    }
 }
 
 fn ours() -> Value {
@@ -291,7 +152,11 @@ async fn the_finalizer_is_added_before_anything_is_created() {
     assert!(h.provider.calls().is_empty(), "{:?}", h.provider.calls());
     let patches = h.api.object_patches();
     assert_eq!(patches.len(), 1, "{patches:?}");
-    assert!(patches[0].to_string().contains(FINALIZER), "{}", patches[0]);
+    assert!(
+        patches[0].1.to_string().contains(FINALIZER),
+        "{}",
+        patches[0].1
+    );
 }
 
 #[tokio::test]
@@ -315,17 +180,17 @@ async fn ensure_creates_reports_and_then_is_a_no_op() {
         "no slices store: endpoints are unavailable"
     );
     assert_eq!(h.api.event_reasons(), ["Normal Ensuring", "Normal Ensured"]);
-    assert!(h.api.events()[0]["note"]
+    assert!(h.api.event_bodies()[0]["note"]
         .as_str()
         .unwrap()
         .contains("2 to create"));
     let status = h.api.status_patches();
     assert_eq!(status.len(), 1);
     assert_eq!(
-        status[0]["status"]["loadBalancer"]["ingress"][0]["hostname"],
+        status[0].1["status"]["loadBalancer"]["ingress"][0]["hostname"],
         "web-123.elb.us-east-1.amazonaws.com"
     );
-    let cond = &status[0]["status"]["conditions"][0];
+    let cond = &status[0].1["status"]["conditions"][0];
     assert_eq!(
         (
             cond["type"].as_str(),
@@ -345,8 +210,8 @@ async fn ensure_creates_reports_and_then_is_a_no_op() {
         .contains("berth_managed_load_balancers 1"));
 
     // Converged: the Service now carries that status; nothing changes, nothing is written.
-    let mut converged = json!({"status": status[0]["status"].clone()});
-    merge(&mut converged, ours());
+    let mut converged = json!({"status": status[0].1["status"].clone()});
+    merge_patch(&mut converged, ours());
     let before = h.api.calls().len();
     reconcile(service(converged), h.ctx.clone()).await.unwrap();
     assert_eq!(
@@ -383,7 +248,7 @@ async fn an_invalid_annotation_is_a_warning_event_and_a_false_condition_and_crea
         ["desired shop/web"],
         "nothing observed or applied"
     );
-    let events = h.api.events();
+    let events = h.api.event_bodies();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "Warning");
     assert_eq!(events[0]["reason"], "InvalidAnnotation");
@@ -394,10 +259,10 @@ async fn an_invalid_annotation_is_a_warning_event_and_a_false_condition_and_crea
     let status = h.api.status_patches();
     assert_eq!(status.len(), 1);
     assert!(
-        status[0]["status"].get("loadBalancer").is_none(),
+        status[0].1["status"].get("loadBalancer").is_none(),
         "the address is kept"
     );
-    let cond = &status[0]["status"]["conditions"][0];
+    let cond = &status[0].1["status"]["conditions"][0];
     assert_eq!(
         (cond["status"].as_str(), cond["reason"].as_str()),
         (Some("False"), Some("InvalidAnnotation"))
@@ -450,7 +315,7 @@ async fn deletion_deletes_the_cloud_resources_before_the_finalizer_goes() {
     let before = h.api.calls().len();
 
     let mut deleting = ours();
-    merge(
+    merge_patch(
         &mut deleting,
         json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}}),
     );
@@ -515,7 +380,7 @@ async fn a_service_that_is_no_longer_selected_is_released() {
     );
     assert!(h.provider.cloud.lock().unwrap().is_empty());
     let status = h.api.status_patches();
-    let last = status.last().unwrap();
+    let last = &status.last().unwrap().1;
     assert_eq!(last["status"]["loadBalancer"], json!({"ingress": null}));
     assert_eq!(last["status"]["conditions"], Value::Null);
     let calls = &h.api.calls()[before..];
@@ -588,18 +453,7 @@ fn policy_harness(policies: &[Value]) -> Harness {
     writer.apply_watcher_event(&watcher::Event::InitDone);
     std::mem::forget(writer);
     let ctx = Arc::new(
-        Context::new(
-            h.api.client(),
-            h.provider.clone(),
-            Metrics::new(),
-            crate::gather::Selection::default(),
-            "c1".into(),
-            h.ctx.nodes.clone(),
-            None,
-            Duration::from_secs(42),
-            Some("test".into()),
-        )
-        .with_policies(Some(store)),
+        context(&h.api, h.provider.clone(), h.ctx.nodes.clone()).with_policies(Some(store)),
     );
     Harness { ctx, ..h }
 }
@@ -624,12 +478,15 @@ async fn a_policy_violation_is_reported_and_calls_no_provider() {
     assert!(err.is_user_error());
     assert!(h.provider.calls().is_empty(), "{:?}", h.provider.calls());
     assert_eq!(h.api.event_reasons(), ["Warning PolicyViolation"]);
-    let note = h.api.events()[0]["note"].as_str().unwrap().to_string();
+    let note = h.api.event_bodies()[0]["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         note.starts_with(r#"LoadBalancerPolicy "tenants": namespace "shop" may not create internet-facing load balancers (allowed: edge)"#),
         "{note}"
     );
-    let cond = &h.api.status_patches()[0]["status"]["conditions"][0];
+    let cond = &h.api.status_patches()[0].1["status"]["conditions"][0];
     assert_eq!(
         (cond["status"].as_str(), cond["reason"].as_str()),
         (Some("False"), Some("PolicyViolation"))
@@ -659,18 +516,8 @@ async fn policies_not_loaded_yet_hold_provisioning_back() {
     let h = harness(&["n1"]);
     let (store, writer) = reflector::store::<crate::policy::LoadBalancerPolicy>();
     std::mem::forget(writer);
-    let mut ctx = Context::new(
-        h.api.client(),
-        h.provider.clone(),
-        Metrics::new(),
-        crate::gather::Selection::default(),
-        "c1".into(),
-        h.ctx.nodes.clone(),
-        None,
-        Duration::from_secs(42),
-        None,
-    )
-    .with_policies(Some(store));
+    let mut ctx =
+        context(&h.api, h.provider.clone(), h.ctx.nodes.clone()).with_policies(Some(store));
     ctx.policy_wait = Duration::from_millis(300);
     let ctx = Arc::new(ctx);
     let err = reconcile(service(ours()), ctx).await.unwrap_err();

@@ -5,7 +5,9 @@
 //! and what would be accepted.
 
 use super::rules::{self, ActionSpec, ConditionSpec};
-use crate::error::{Error, Result};
+pub use crate::aws::annotation_values::Ctx;
+use crate::aws::annotation_values::{list, unsupported};
+use crate::error::Result;
 use crate::frontend::ObjectRef;
 use std::collections::BTreeMap;
 
@@ -221,113 +223,9 @@ pub struct TgSettings {
     pub attributes: BTreeMap<String, String>,
 }
 
-/// Builds errors that name the Ingress, the annotation (and where it sits) and the value.
-pub struct Ctx<'a> {
-    pub object: &'a ObjectRef,
-    /// `Some("Service shop/web")` when reading a backend Service's annotations.
-    pub on: Option<String>,
-}
-
-impl Ctx<'_> {
-    pub fn err(&self, key: &str, value: &str, expected: impl Into<String>) -> Error {
-        let annotation = match &self.on {
-            Some(on) => format!("{PREFIX}{key} (on {on})"),
-            None => format!("{PREFIX}{key}"),
-        };
-        Error::InvalidAnnotation {
-            object: self.object.clone(),
-            annotation,
-            value: value.to_string(),
-            expected: expected.into(),
-        }
-    }
-
-    fn bool(&self, key: &str, v: &str) -> Result<bool> {
-        match v.to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(self.err(key, v, "expected true or false")),
-        }
-    }
-
-    fn int(&self, key: &str, v: &str, min: i64, max: i64) -> Result<i64> {
-        v.parse::<i64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                self.err(
-                    key,
-                    v,
-                    format!("expected a whole number from {min} to {max}"),
-                )
-            })
-    }
-
-    fn small(&self, key: &str, v: &str, min: u16, max: u16) -> Result<u16> {
-        self.int(key, v, min.into(), max.into())
-            .map(|n| u16::try_from(n).unwrap_or(min))
-    }
-
-    fn one_of(&self, key: &str, v: &str, allowed: &[&str]) -> Result<String> {
-        allowed
-            .iter()
-            .find(|a| a.eq_ignore_ascii_case(v))
-            .map(|a| a.to_string())
-            .ok_or_else(|| self.err(key, v, format!("expected one of {}", allowed.join(", "))))
-    }
-
-    fn pairs(&self, key: &str, v: &str) -> Result<Vec<(String, String)>> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (k, val) = item.split_once('=').ok_or_else(|| {
-                self.err(
-                    key,
-                    v,
-                    format!("expected key=value pairs separated by commas; {item:?} has no '='"),
-                )
-            })?;
-            let (k, val) = (k.trim(), val.trim());
-            if k.is_empty() {
-                return Err(self.err(key, v, format!("{item:?} has an empty key")));
-            }
-            if out.iter().any(|(seen, _)| seen == k) {
-                return Err(self.err(key, v, format!("key {k:?} is given twice")));
-            }
-            out.push((k.to_string(), val.to_string()));
-        }
-        Ok(out)
-    }
-
-    fn attributes(
-        &self,
-        key: &str,
-        v: &str,
-        accepted: &[&str],
-    ) -> Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        for (k, val) in self.pairs(key, v)? {
-            if !accepted.contains(&k.as_str()) {
-                return Err(self.err(
-                    key,
-                    v,
-                    format!("unknown attribute {k:?}; accepted: {}", accepted.join(", ")),
-                ));
-            }
-            if val.is_empty() {
-                return Err(self.err(key, v, format!("attribute {k:?} has an empty value")));
-            }
-            out.insert(k, val);
-        }
-        Ok(out)
-    }
-}
-
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+/// Errors about an Ingress's own annotations.
+pub fn ctx(object: &ObjectRef) -> Ctx<'_> {
+    Ctx::new(object, PREFIX)
 }
 
 fn get<'a>(a: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
@@ -368,7 +266,7 @@ pub fn valid_group_name(v: &str) -> bool {
 
 /// Parses an Ingress's annotations (not the target-group ones: see [`tg_settings`]).
 pub fn parse(object: &ObjectRef, a: &BTreeMap<String, String>) -> Result<IngressSettings> {
-    let cx = Ctx { object, on: None };
+    let cx = ctx(object);
     for (full, value) in a {
         let Some(key) = full.strip_prefix(PREFIX) else {
             continue;
@@ -376,20 +274,14 @@ pub fn parse(object: &ObjectRef, a: &BTreeMap<String, String>) -> Result<Ingress
         if SUPPORTED.contains(&key) || key.starts_with(ACTIONS) || key.starts_with(CONDITIONS) {
             continue;
         }
-        let expected = if NOT_YET.contains(&key) || key.starts_with("listener-attributes.") {
-            "berth does not support this annotation yet; remove it or keep this Ingress on the aws-load-balancer-controller".to_string()
-        } else {
-            format!(
-                "unknown annotation; berth accepts {}",
-                SUPPORTED.map(|k| format!("{PREFIX}{k}")).join(", ")
-            )
-        };
-        return Err(Error::InvalidAnnotation {
-            object: object.clone(),
-            annotation: full.clone(),
-            value: value.clone(),
-            expected,
-        });
+        return Err(unsupported(
+            object,
+            full,
+            value,
+            NOT_YET.contains(&key) || key.starts_with("listener-attributes."),
+            "Ingress",
+            &SUPPORTED.map(|k| format!("{PREFIX}{k}")).join(", "),
+        ));
     }
 
     let mut s = IngressSettings::default();
@@ -459,42 +351,18 @@ pub fn parse(object: &ObjectRef, a: &BTreeMap<String, String>) -> Result<Ingress
         })
         .transpose()?;
     if let Some(v) = get(a, TAGS) {
-        for (k, val) in cx.pairs(TAGS, v)? {
-            if crate::aws::annotations::RESERVED_TAG_PREFIXES
-                .iter()
-                .any(|p| k.starts_with(p))
-            {
-                return Err(cx.err(TAGS, v, format!("tag key {k:?} is reserved (berth's ownership tags and aws: keys cannot be set)")));
-            }
-            if k.len() > 128 || val.len() > 256 {
-                return Err(cx.err(
-                    TAGS,
-                    v,
-                    format!("tag {k:?}: keys are at most 128 characters, values at most 256"),
-                ));
-            }
-            s.tags.insert(k, val);
-        }
+        s.tags = cx.tags(TAGS, v)?;
     }
     s.lb_name = get(a, LB_NAME)
-        .map(|v| {
-            let ok = !v.is_empty()
-                && v.len() <= 32
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !v.starts_with('-')
-                && !v.ends_with('-')
-                && !v.to_ascii_lowercase().starts_with("internal-");
-            if ok {
-                Ok(v.to_string())
-            } else {
-                Err(cx.err(LB_NAME, v, "expected 1-32 letters, digits and hyphens, not starting or ending with a hyphen, not starting with \"internal-\""))
-            }
-        })
+        .map(|v| cx.lb_name(LB_NAME, v))
         .transpose()?;
     if let Some(v) = get(a, LB_ATTRIBUTES) {
         s.lb_attributes = cx.attributes(LB_ATTRIBUTES, v, &ALB_LB_ATTRIBUTES)?;
     }
-    s.certificates = get(a, CERTIFICATE_ARN).map(list).unwrap_or_default();
+    s.certificates = get(a, CERTIFICATE_ARN)
+        .map(|v| cx.certificate_arns(CERTIFICATE_ARN, v))
+        .transpose()?
+        .unwrap_or_default();
     if let (Some(v), true) = (get(a, CERTIFICATE_ARN), s.certificates.is_empty()) {
         return Err(cx.err(
             CERTIFICATE_ARN,
@@ -502,23 +370,8 @@ pub fn parse(object: &ObjectRef, a: &BTreeMap<String, String>) -> Result<Ingress
             "expected ACM or IAM certificate ARNs (arn:aws:acm:…), separated by commas",
         ));
     }
-    for c in &s.certificates {
-        if !c.starts_with("arn:") {
-            return Err(cx.err(
-                CERTIFICATE_ARN,
-                c,
-                "expected ACM or IAM certificate ARNs (arn:aws:acm:…), separated by commas",
-            ));
-        }
-    }
     s.ssl_policy = get(a, SSL_POLICY)
-        .map(|v| {
-            if v.is_empty() || v.contains(char::is_whitespace) {
-                Err(cx.err(SSL_POLICY, v, "expected an ELB security policy name, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06"))
-            } else {
-                Ok(v.to_string())
-            }
-        })
+        .map(|v| cx.ssl_policy(SSL_POLICY, v))
         .transpose()?;
     s.listen_ports = match get(a, LISTEN_PORTS) {
         Some(v) => listen_ports(&cx, v)?,
@@ -610,10 +463,10 @@ pub fn tg_settings(
     service_annotations: &BTreeMap<String, String>,
 ) -> Result<TgSettings> {
     let on_service = Ctx {
-        object,
         on: Some(format!("Service {service}")),
+        ..ctx(object)
     };
-    let on_ingress = Ctx { object, on: None };
+    let on_ingress = ctx(object);
     let pick = |key: &str| -> Option<(&Ctx<'_>, &str)> {
         get(service_annotations, key)
             .map(|v| (&on_service, v))
@@ -644,17 +497,7 @@ pub fn tg_settings(
         .map(|(cx, v)| cx.one_of(HC_PROTOCOL, v, &["HTTP", "HTTPS"]))
         .transpose()?;
     let hc_path = pick(HC_PATH)
-        .map(|(cx, v)| {
-            if v.starts_with('/') && v.len() <= 1024 {
-                Ok(v.to_string())
-            } else {
-                Err(cx.err(
-                    HC_PATH,
-                    v,
-                    "expected a path starting with '/' (at most 1024 characters)",
-                ))
-            }
-        })
+        .map(|(cx, v)| cx.hc_path(HC_PATH, v))
         .transpose()?;
     let num = |key: &str, min: u16, max: u16, default: u16| -> Result<u16> {
         pick(key)
@@ -710,30 +553,13 @@ fn success_codes(cx: &Ctx<'_>, v: &str, grpc: bool) -> Result<String> {
     } else {
         (200, 499, "HTTP codes from 200 to 499")
     };
-    let bad = || {
-        cx.err(
-            SUCCESS_CODES,
-            v,
-            format!("expected {what}: a code, a range (a-b) or a list (a,b)"),
-        )
-    };
-    let code = |s: &str| {
-        s.trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|c| (lo..=hi).contains(c))
-    };
-    if let Some((a, b)) = v.split_once('-') {
-        return match (code(a), code(b)) {
-            (Some(a), Some(b)) if a <= b => Ok(format!("{a}-{b}")),
-            _ => Err(bad()),
-        };
-    }
-    let codes: Option<Vec<u16>> = v.split(',').map(code).collect();
-    match codes {
-        Some(c) if !c.is_empty() => Ok(c.iter().map(u16::to_string).collect::<Vec<_>>().join(",")),
-        _ => Err(bad()),
-    }
+    cx.codes(
+        SUCCESS_CODES,
+        v,
+        lo,
+        hi,
+        &format!("expected {what}: a code, a range (a-b) or a list (a,b)"),
+    )
 }
 
 #[cfg(test)]

@@ -536,10 +536,7 @@ mod tests {
     #[test]
     fn enabled_stickiness_needs_a_duration() {
         let object = crate::frontend::ObjectRef::service("ns", "ing");
-        let cx = Ctx {
-            object: &object,
-            on: None,
-        };
+        let cx = crate::aws::alb::annotations::ctx(&object);
         let raw = r#"{"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "a", "servicePort": 80}], "targetGroupStickinessConfig": {"enabled": true}}}"#;
         let err = parse_action(&cx, "actions.x", raw).unwrap_err();
         assert!(err.to_string().contains("needs durationSeconds"), "{err}");

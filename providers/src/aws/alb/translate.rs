@@ -339,7 +339,7 @@ fn add_member(
         let v6 = c.value.iter().find(|x| x.contains(':'));
         let ip_type = acc.ip_address_type.as_ref().map(|t| t.value.as_str());
         if let (Some(v6), None, false) = (v6, &acc.security_groups, dualstack(ip_type)) {
-            return Err(ann::Ctx { object: me, on: None }.err(
+            return Err(ann::ctx(me).err(
                 ann::INBOUND_CIDRS,
                 &c.value.join(","),
                 format!(
@@ -690,7 +690,7 @@ fn target_group(
             match n {
                 Some(n) => n.to_string(),
                 None => {
-                    return Err(ann::Ctx { object: me, on: None }.err(
+                    return Err(ann::ctx(me).err(
                         ann::HC_PORT,
                         name,
                         format!("expected traffic-port, a port number, or the name of the backend's Service port ({}) when it has a NodePort (instance) or numeric targetPort (ip)", sp.name.clone().unwrap_or_default()),
