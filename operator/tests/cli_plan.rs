@@ -43,6 +43,7 @@ fn json_plan_of_a_bundled_example() {
     assert_eq!(
         kinds,
         [
+            "AWS::EC2::SecurityGroup",
             "AWS::ElasticLoadBalancingV2::LoadBalancer",
             "AWS::ElasticLoadBalancingV2::TargetGroup",
             "AWS::ElasticLoadBalancingV2::TargetGroup",
@@ -53,7 +54,7 @@ fn json_plan_of_a_bundled_example() {
     assert!(changes.iter().all(|c| c["action"] == "create"));
     // The excluded node is not a target; the two others are, on the NodePort.
     assert_eq!(
-        changes[1]["properties"]["Targets"],
+        changes[2]["properties"]["Targets"],
         serde_json::json!([{"Id": "i-0a1b2c3d4e5f60001", "Port": 30080}, {"Id": "i-0a1b2c3d4e5f60002", "Port": 30080}])
     );
 }

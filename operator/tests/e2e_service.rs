@@ -153,6 +153,31 @@ async fn service_lifecycle_creates_updates_retargets_and_deletes_the_nlb() {
         "updated in place"
     );
 
+    // b2) spec.loadBalancerSourceRanges: the NLB's own security group admits only those clients
+    let sg = lb
+        .security_groups()
+        .first()
+        .cloned()
+        .expect("the NLB has berth's security group");
+    let open = BTreeSet::from([("tcp".to_string(), 80, "0.0.0.0/0".to_string())]);
+    assert_eq!(
+        env.ingress_sources(&sg).await,
+        Some(open),
+        "no ranges: everyone"
+    );
+    let patch = json!({"spec": {"loadBalancerSourceRanges": ["203.0.113.0/24"]}});
+    env.services()
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch source ranges");
+    let only = BTreeSet::from([("tcp".to_string(), 80, "203.0.113.0/24".to_string())]);
+    eventually(
+        "only the source range admitted",
+        Duration::from_secs(30),
+        || async { (env.ingress_sources(&sg).await.as_ref() == Some(&only)).then_some(()) },
+    )
+    .await;
+
     // c) a new Node becomes a target; a deleted one stops being one
     let t = Instant::now();
     let i3 = env.node("n3").await;
@@ -211,6 +236,11 @@ async fn service_lifecycle_creates_updates_retargets_and_deletes_the_nlb() {
     assert!(
         gone.map(|l| l.listeners().is_empty()).unwrap_or(true),
         "listeners are gone"
+    );
+    assert_eq!(
+        env.ingress_sources(&sg).await,
+        None,
+        "the NLB's security group was deleted with it"
     );
     let m3 = berth.metrics().await;
     let delete_calls = delta(&m2, &m3);

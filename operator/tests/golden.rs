@@ -99,7 +99,8 @@ fn text_output_is_a_tree_per_service() {
     );
     assert!(text.contains("  + create Listener k8s-shop-web-"), "{text}");
     assert!(
-        text.contains("3 to create") || text.contains("5 to create"),
+        text.contains("  + create SecurityGroup k8s-shop-web-"),
         "{text}"
     );
+    assert!(text.contains("6 to create"), "{text}");
 }

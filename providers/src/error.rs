@@ -29,6 +29,17 @@ pub enum Error {
         name: String,
         id: String,
     },
+    /// The object asks for a change the cloud cannot make to the existing resource; only a new
+    /// resource (with a new address) would have it, which berth does not decide on its own.
+    /// Nothing is changed.
+    #[error("{object}: {kind} {name:?} ({id}) cannot be changed in place: {why}")]
+    NeedsReplacement {
+        object: String,
+        kind: String,
+        name: String,
+        id: String,
+        why: String,
+    },
     /// Something berth needs to know is not available (e.g. EndpointSlices for ip targets).
     #[error("{0}")]
     Unavailable(String),
@@ -49,6 +60,7 @@ impl Error {
             Error::InvalidAnnotation { .. } => "InvalidAnnotation",
             Error::InvalidField { .. } => "InvalidField",
             Error::Conflict { .. } => "NameConflict",
+            Error::NeedsReplacement { .. } => "ReplacementNeeded",
             Error::Unavailable(_) => "Unavailable",
             Error::Cloud { .. } => "CloudAPIError",
         }
@@ -58,7 +70,10 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            Error::InvalidAnnotation { .. } | Error::InvalidField { .. } | Error::Conflict { .. }
+            Error::InvalidAnnotation { .. }
+                | Error::InvalidField { .. }
+                | Error::Conflict { .. }
+                | Error::NeedsReplacement { .. }
         )
     }
 

@@ -97,6 +97,10 @@ pub struct Node {
     pub internal_ip: Option<String>,
 }
 
+/// The upstream annotation that restricts a load balancer's clients when
+/// `spec.loadBalancerSourceRanges` is not set (every cloud provider honours it).
+pub const SOURCE_RANGES_ANNOTATION: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrafficPolicy {
     #[default]
@@ -112,7 +116,12 @@ pub struct Frontend {
     pub annotations: BTreeMap<String, String>,
     pub ports: Vec<ServicePort>,
     pub session_affinity_client_ip: bool,
+    /// The clients allowed to reach the load balancer: normalised CIDRs, IPv4 first, from
+    /// `spec.loadBalancerSourceRanges`, else from [`SOURCE_RANGES_ANNOTATION`]. Empty: everyone.
     pub source_ranges: Vec<String>,
+    /// Whether [`Self::source_ranges`] came from the annotation (errors name where they came from).
+    #[serde(default)]
+    pub source_ranges_from_annotation: bool,
     pub external_traffic_policy: TrafficPolicy,
     pub health_check_node_port: Option<u16>,
     pub nodes: Vec<Node>,
@@ -130,6 +139,7 @@ impl Frontend {
             ports: Vec::new(),
             session_affinity_client_ip: false,
             source_ranges: Vec::new(),
+            source_ranges_from_annotation: false,
             external_traffic_policy: TrafficPolicy::Cluster,
             health_check_node_port: None,
             nodes: Vec::new(),

@@ -6,6 +6,7 @@
 // on the Service says exactly what to fix; they are on the cold path, so their size is fine.
 #![allow(clippy::result_large_err)]
 
+pub mod cidr;
 pub mod error;
 pub mod frontend;
 pub mod ingress;

@@ -10,7 +10,9 @@ use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag as ElbTag,
 };
-use providers::aws::{annotations as ann, tags, AwsProvider, KIND_LB, KIND_LISTENER, KIND_TG};
+use providers::aws::{
+    annotations as ann, tags, AwsProvider, KIND_LB, KIND_LISTENER, KIND_SG, KIND_TG,
+};
 use providers::frontend::{Endpoint, Frontend, ObjectRef, Protocol, ServicePort};
 use providers::metrics::{is_mutating, CallCounter};
 use providers::plan::{Action, Plan};
@@ -193,6 +195,7 @@ async fn create_makes_one_internal_nlb_with_listeners_target_groups_and_targets(
     assert_eq!(
         summary(&plan),
         vec![
+            "Create SecurityGroup",
             "Create LoadBalancer",
             "Create TargetGroup",
             "Create TargetGroup",
@@ -287,7 +290,11 @@ async fn second_pass_is_empty_and_mutates_nothing() {
     w.calls.reset();
     let (plan, address) = w.delete(&fe).await.expect("delete");
     print_calls("delete (2-port Service)", &w.calls);
-    assert_eq!(plan.count(Action::Delete), 5);
+    assert_eq!(
+        plan.count(Action::Delete),
+        6,
+        "LB, its group, 2 TGs, 2 listeners"
+    );
     assert_eq!(address, None);
 }
 
@@ -332,6 +339,7 @@ async fn updates_in_place_touch_only_what_changed() {
         vec![
             "Create TargetGroup",
             "Create Listener",
+            "Update SecurityGroup",
             "Update TargetGroup",
             "Delete Listener",
             "Delete TargetGroup"
@@ -341,7 +349,7 @@ async fn updates_in_place_touch_only_what_changed() {
     let update = plan
         .changes
         .iter()
-        .find(|c| c.action == Action::Update)
+        .find(|c| c.action == Action::Update && c.kind == KIND_TG)
         .unwrap();
     assert_eq!(update.id.as_deref(), Some(tg80_before.as_str()));
     let mut changed = update.changed.clone();
@@ -528,7 +536,14 @@ async fn delete_removes_listeners_then_target_groups_then_the_load_balancer() {
     let kinds: Vec<&str> = plan.changes.iter().map(|c| c.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        vec![KIND_LISTENER, KIND_LISTENER, KIND_TG, KIND_TG, KIND_LB]
+        vec![
+            KIND_LISTENER,
+            KIND_LISTENER,
+            KIND_TG,
+            KIND_TG,
+            KIND_LB,
+            KIND_SG
+        ]
     );
     assert!(plan.changes.iter().all(|c| c.action == Action::Delete));
     assert_eq!(address, None);

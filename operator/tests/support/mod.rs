@@ -375,6 +375,30 @@ impl TestEnv {
             .collect()
     }
 
+    /// (protocol, port, CIDR) of a security group's ingress rules, straight from moto; `None`
+    /// when the group does not exist.
+    pub async fn ingress_sources(&self, sg: &str) -> Option<BTreeSet<(String, i32, String)>> {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .ok()?;
+        let group = out.security_groups().first()?;
+        let mut rules = BTreeSet::new();
+        for p in group.ip_permissions() {
+            for r in p.ip_ranges() {
+                rules.insert((
+                    p.ip_protocol().unwrap_or_default().to_string(),
+                    p.from_port().unwrap_or_default(),
+                    r.cidr_ip().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        Some(rules)
+    }
+
     pub async fn events(&self) -> Vec<Event> {
         Api::<Event>::namespaced(self.client.clone(), &self.ns)
             .list(&ListParams::default())

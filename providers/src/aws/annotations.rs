@@ -4,7 +4,7 @@
 
 use super::annotation_values::{list, unsupported, Ctx};
 use crate::error::Result;
-use crate::frontend::Frontend;
+use crate::frontend::{Frontend, SOURCE_RANGES_ANNOTATION};
 use std::collections::BTreeMap;
 
 pub const PREFIXES: [&str; 2] = ["service.beta.kubernetes.io/", "service.kubernetes.io/"];
@@ -35,8 +35,11 @@ pub const TG_ATTRIBUTES: &str = "aws-load-balancer-target-group-attributes";
 pub const LB_ATTRIBUTES: &str = "aws-load-balancer-attributes";
 pub const CROSS_ZONE: &str = "aws-load-balancer-cross-zone-load-balancing-enabled";
 pub const TAGS: &str = "aws-load-balancer-additional-resource-tags";
+pub const SECURITY_GROUPS: &str = "aws-load-balancer-security-groups";
+pub const SG_PREFIX_LISTS: &str = "aws-load-balancer-security-group-prefix-lists";
+pub const MANAGE_BACKEND_SG_RULES: &str = "aws-load-balancer-manage-backend-security-group-rules";
 
-const SUPPORTED: [&str; 25] = [
+const SUPPORTED: [&str; 28] = [
     TYPE,
     TARGET_TYPE,
     NAME,
@@ -62,17 +65,17 @@ const SUPPORTED: [&str; 25] = [
     LB_ATTRIBUTES,
     CROSS_ZONE,
     TAGS,
+    SECURITY_GROUPS,
+    SG_PREFIX_LISTS,
+    MANAGE_BACKEND_SG_RULES,
 ];
 
 /// Known to the aws-load-balancer-controller but not implemented by berth yet: refusing them is
 /// safer than silently building a load balancer without (say) its security groups.
-const NOT_YET: [&str; 10] = [
+const NOT_YET: [&str; 7] = [
     "aws-load-balancer-eip-allocations",
     "aws-load-balancer-private-ipv4-addresses",
     "aws-load-balancer-ipv6-addresses",
-    "aws-load-balancer-security-groups",
-    "aws-load-balancer-manage-backend-security-group-rules",
-    "aws-load-balancer-security-group-prefix-lists",
     "aws-load-balancer-target-node-labels",
     "aws-load-balancer-access-log-enabled",
     "aws-load-balancer-access-log-s3-bucket-name",
@@ -171,6 +174,10 @@ pub struct NlbAnnotations {
     pub tg_attributes_by_port: BTreeMap<u16, BTreeMap<String, String>>,
     pub lb_attributes: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// `security-groups`: the user's groups instead of berth's managed one (IDs).
+    pub security_groups: Option<Vec<String>>,
+    /// `security-group-prefix-lists`: managed prefix lists allowed on every listener port.
+    pub prefix_lists: Vec<String>,
 }
 
 /// Reads one annotation under either accepted prefix (`service.beta.` wins when both are set).
@@ -450,6 +457,52 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         .transpose()?
         .unwrap_or_default();
 
+    let security_groups = get(fe, SECURITY_GROUPS)
+        .map(|v| {
+            let l = list(v);
+            if l.is_empty() {
+                return Err(cx.err(SECURITY_GROUPS, v, "expected a comma-separated list of security group IDs (sg-…)"));
+            }
+            if let Some(bad) = l.iter().find(|g| !is_id(g, "sg-")) {
+                return Err(cx.err(SECURITY_GROUPS, v, format!("{bad:?} is not a security group ID; berth accepts IDs (sg-…) only, not names, so far")));
+            }
+            Ok(l)
+        })
+        .transpose()?;
+    let prefix_lists = match get(fe, SG_PREFIX_LISTS) {
+        Some(v) => {
+            let mut l = list(v);
+            if l.is_empty() || l.iter().any(|p| !is_id(p, "pl-")) {
+                return Err(cx.err(
+                    SG_PREFIX_LISTS,
+                    v,
+                    "expected a comma-separated list of managed prefix list IDs (pl-…)",
+                ));
+            }
+            if let Some(sgs) = &security_groups {
+                return Err(cx.err(SG_PREFIX_LISTS, v, format!("prefix lists are rules of berth's managed security group, and {}{SECURITY_GROUPS}={} replaces it with groups berth does not change: allow the prefix lists in those groups and remove this annotation, or remove {SECURITY_GROUPS}", PREFIXES[0], sgs.join(","))));
+            }
+            l.sort();
+            l.dedup();
+            l
+        }
+        None => Vec::new(),
+    };
+    if let Some(v) = get(fe, MANAGE_BACKEND_SG_RULES) {
+        if cx.bool(MANAGE_BACKEND_SG_RULES, v)? {
+            return Err(cx.err(MANAGE_BACKEND_SG_RULES, v, "berth does not change the security groups of nodes or pods yet: allow traffic from the load balancer's security group (or the clients, with client IP preservation) in the targets' security groups yourself, and set this to false or remove it"));
+        }
+    }
+    let dualstack = super::security_group::dualstack(ip_address_type.as_deref());
+    if let Some(v6) = fe.source_ranges.iter().find(|c| crate::cidr::is_v6(c)) {
+        if !dualstack {
+            return Err(source_ranges_error(fe, format!("{v6} is an IPv6 range, but the load balancer serves IPv4 only: set {}{IP_ADDRESS_TYPE}: dualstack, or remove the IPv6 ranges", PREFIXES[0])));
+        }
+    }
+    if let (Some(sgs), false) = (&security_groups, fe.source_ranges.is_empty()) {
+        return Err(source_ranges_error(fe, format!("{}{SECURITY_GROUPS}={} replaces berth's managed security group with groups berth does not change, so the source ranges cannot be applied: allow them in those groups and remove the source ranges, or remove {SECURITY_GROUPS}", PREFIXES[0], sgs.join(","))));
+    }
+
     Ok(NlbAnnotations {
         target_type,
         name,
@@ -474,7 +527,33 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         tg_attributes_by_port,
         lb_attributes,
         tags,
+        security_groups,
+        prefix_lists,
     })
+}
+
+/// `sg-0123abcd`, `pl-0123abcd`: the prefix, then hex digits.
+fn is_id(v: &str, prefix: &str) -> bool {
+    v.strip_prefix(prefix)
+        .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The source ranges cannot be honoured: named as the field (or annotation) they came from.
+fn source_ranges_error(fe: &Frontend, expected: String) -> crate::Error {
+    match fe.annotations.get(SOURCE_RANGES_ANNOTATION) {
+        Some(v) if fe.source_ranges_from_annotation => crate::Error::InvalidAnnotation {
+            object: fe.object.clone(),
+            annotation: SOURCE_RANGES_ANNOTATION.into(),
+            value: v.clone(),
+            expected,
+        },
+        _ => crate::Error::InvalidField {
+            object: fe.object.clone(),
+            field: "spec.loadBalancerSourceRanges".into(),
+            value: fe.source_ranges.join(","),
+            expected,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -546,6 +625,9 @@ mod tests {
             (LB_ATTRIBUTES, "deletion_protection.enabled=true"),
             (CROSS_ZONE, "true"),
             (TAGS, "team=payments,env=prod"),
+            (SECURITY_GROUPS, "sg-0123abcd, sg-0456ef"),
+            (SG_PREFIX_LISTS, "pl-0123abcd,pl-0456ef"),
+            (MANAGE_BACKEND_SG_RULES, "false"),
         ];
         for (k, v) in valid {
             let mut pairs = vec![(k, v)];
@@ -609,6 +691,16 @@ mod tests {
                 "aws-load-balancer-eip-allocations",
                 "eipalloc-1",
                 "does not support this annotation yet",
+            ),
+            (SECURITY_GROUPS, "web-sg", "IDs (sg-…) only"),
+            (SECURITY_GROUPS, ",", "security group IDs"),
+            (SG_PREFIX_LISTS, "pl-xyz", "prefix list IDs (pl-…)"),
+            (SG_PREFIX_LISTS, "", "prefix list IDs (pl-…)"),
+            (MANAGE_BACKEND_SG_RULES, "yes", "true or false"),
+            (
+                MANAGE_BACKEND_SG_RULES,
+                "true",
+                "does not change the security groups of nodes or pods yet",
             ),
         ];
         for (k, v, want) in invalid {
@@ -700,5 +792,60 @@ mod tests {
             "true".into(),
         );
         parse(&f).unwrap();
+    }
+
+    #[test]
+    fn access_restrictions_are_honoured_or_refused_never_dropped() {
+        // The user's security groups and berth's source ranges or prefix lists exclude each other.
+        let mut f = fe(&[(SECURITY_GROUPS, "sg-0abc")]);
+        f.source_ranges = vec!["203.0.113.0/24".into()];
+        let e = parse(&f).unwrap_err();
+        let msg = e.to_string();
+        assert_eq!(e.reason(), "InvalidField");
+        assert!(
+            msg.contains("spec.loadBalancerSourceRanges")
+                && msg.contains("203.0.113.0/24")
+                && msg.contains("sg-0abc"),
+            "{msg}"
+        );
+        // ... named as the annotation when they came from it.
+        f.source_ranges_from_annotation = true;
+        f.annotations
+            .insert(SOURCE_RANGES_ANNOTATION.into(), "203.0.113.0/24".into());
+        let e = parse(&f).unwrap_err();
+        assert_eq!(e.reason(), "InvalidAnnotation");
+        assert!(e.to_string().contains(SOURCE_RANGES_ANNOTATION), "{e}");
+        let e = parse(&fe(&[
+            (SECURITY_GROUPS, "sg-0abc"),
+            (SG_PREFIX_LISTS, "pl-0abc"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("prefix lists are rules of berth's managed security group"),
+            "{e}"
+        );
+        // IPv6 clients need a dualstack load balancer.
+        let mut f = fe(&[]);
+        f.source_ranges = vec!["10.0.0.0/8".into(), "2001:db8::/32".into()];
+        let e = parse(&f).unwrap_err().to_string();
+        assert!(
+            e.contains("2001:db8::/32 is an IPv6 range") && e.contains("dualstack"),
+            "{e}"
+        );
+        f.annotations.insert(
+            format!("{}{IP_ADDRESS_TYPE}", PREFIXES[0]),
+            "dualstack".into(),
+        );
+        assert!(parse(&f).is_ok());
+        let a = parse(&fe(&[
+            (SECURITY_GROUPS, "sg-0b,sg-0a"),
+            (SG_PREFIX_LISTS, "pl-2,pl-1,pl-2"),
+        ]))
+        .unwrap_err();
+        assert_eq!(a.reason(), "InvalidAnnotation");
+        let a = parse(&fe(&[(SG_PREFIX_LISTS, "pl-2,pl-1,pl-2")])).unwrap();
+        assert_eq!(a.prefix_lists, ["pl-1", "pl-2"]);
+        assert_eq!(a.security_groups, None);
     }
 }

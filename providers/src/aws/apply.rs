@@ -295,7 +295,8 @@ fn sdk_conditions(p: &Map<String, Value>) -> Vec<RuleCondition> {
     entries(Some(p), "Conditions", |c| Some(sdk_condition(c)))
 }
 
-/// One ingress rule of a security group: (protocol, from port, to port, CIDR, description).
+/// One ingress rule of a security group: (protocol, from port, to port, source: a CIDR or a
+/// prefix list ID, description).
 pub type SgRule = (String, i32, i32, String, String);
 
 /// The `SecurityGroupIngress` entries as rules.
@@ -305,7 +306,9 @@ pub fn sg_rules(p: Option<&Map<String, Value>>) -> BTreeSet<SgRule> {
             vstr(r, "IpProtocol")?,
             vint(r, "FromPort")?,
             vint(r, "ToPort")?,
-            vstr(r, "CidrIp").or_else(|| vstr(r, "CidrIpv6"))?,
+            vstr(r, "CidrIp")
+                .or_else(|| vstr(r, "CidrIpv6"))
+                .or_else(|| vstr(r, "SourcePrefixListId"))?,
             vstr(r, "Description").unwrap_or_default(),
         ))
     })
@@ -333,7 +336,7 @@ pub fn sg_rule_delta(
 
 /// Rules -> the EC2 SDK's permissions (one per rule).
 fn sdk_permissions(rules: &[SgRule]) -> Vec<aws_sdk_ec2::types::IpPermission> {
-    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
+    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId};
     rules
         .iter()
         .map(|(proto, from, to, cidr, description)| {
@@ -342,7 +345,14 @@ fn sdk_permissions(rules: &[SgRule]) -> Vec<aws_sdk_ec2::types::IpPermission> {
                 .ip_protocol(proto)
                 .from_port(*from)
                 .to_port(*to);
-            if cidr.contains(':') {
+            if cidr.starts_with("pl-") {
+                b.prefix_list_ids(
+                    PrefixListId::builder()
+                        .prefix_list_id(cidr)
+                        .set_description(description)
+                        .build(),
+                )
+            } else if cidr.contains(':') {
                 b.ipv6_ranges(
                     Ipv6Range::builder()
                         .cidr_ipv6(cidr)
@@ -1250,7 +1260,8 @@ mod tests {
 
     #[test]
     fn security_group_rules_change_by_delta_new_before_old() {
-        let rule = |port: u16, cidr: &str| crate::aws::alb::translate::sg_ingress_rule(port, cidr);
+        let rule =
+            |port: u16, cidr: &str| crate::aws::security_group::ingress_rule("tcp", port, cidr);
         let d = json!({"SecurityGroupIngress": [rule(80, "10.0.0.0/8"), rule(80, "192.168.0.0/16"), rule(443, "10.0.0.0/8")]});
         let mut stale = rule(443, "10.0.0.0/8");
         stale["Description"] = json!("old");

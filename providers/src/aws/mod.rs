@@ -10,6 +10,7 @@ pub mod discover;
 pub mod observe;
 pub mod operations;
 pub mod provider;
+pub mod security_group;
 pub mod tags;
 pub mod translate;
 
@@ -38,5 +39,6 @@ pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<R
 }
 
 pub fn plan(desired: &[Resource], observed: &Observed) -> Result<Plan> {
-    plan::diff(desired, observed, &KIND_ORDER)
+    let desired = security_group::for_existing_nlbs(desired, observed)?;
+    plan::diff(&desired, observed, &KIND_ORDER)
 }

@@ -10,9 +10,9 @@
 //! ARNs, then only for our resources: DescribeListeners per load balancer, DescribeRules per
 //! listener (ALBs only; the default rule is the listener's DefaultActions), and the details the
 //! desired state compares (attributes, targets, extra certificates).
-//! For an Ingress group also one DescribeSecurityGroups call (EC2 filters by the cluster and
-//! stack tags server-side) for its managed security group, and a second one by group name
-//! (in its VPC) only while a desired security group is not found among ours.
+//! Also one DescribeSecurityGroups call (EC2 filters by the cluster and stack tags server-side)
+//! for the owner's managed security group, and a second one by group name (in its VPC) only
+//! while a desired security group is not found among ours.
 
 use super::client::AwsProvider;
 use super::operations as ops;
@@ -428,9 +428,9 @@ pub fn listener_resource(
     }
 }
 
-/// An ALB's managed security group as the translator describes it: one ingress entry per CIDR
-/// (`{IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6, Description?}`), sorted. Only CIDR
-/// ranges are read: rules from other security groups or prefix lists are not berth's.
+/// A managed security group as the translator describes it: one ingress entry per source
+/// (`{IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6 | SourcePrefixListId, Description?}`),
+/// sorted. Rules that reference other security groups are not read (berth writes none).
 pub fn sg_resource(sg: &SecurityGroup) -> Resource {
     let name = sg.group_name().unwrap_or_default().to_string();
     let mut m = Map::new();
@@ -459,6 +459,11 @@ pub fn sg_resource(sg: &SecurityGroup) -> Resource {
         for r in p.ipv6_ranges() {
             if let Some(c) = r.cidr_ipv6() {
                 rules.push(entry("CidrIpv6", c, r.description()));
+            }
+        }
+        for r in p.prefix_list_ids() {
+            if let Some(id) = r.prefix_list_id() {
+                rules.push(entry("SourcePrefixListId", id, r.description()));
             }
         }
     }
@@ -756,7 +761,7 @@ impl AwsProvider {
         }
     }
 
-    /// An Ingress group's managed security groups: found by the cluster and stack tags in one
+    /// An owner's managed security groups: found by the cluster and stack tags in one
     /// DescribeSecurityGroups call (EC2 filters by tag server-side). A desired group that is
     /// not among them is looked up by name (in its VPC): one that exists is someone else's.
     async fn observe_security_groups(
@@ -819,10 +824,8 @@ impl AwsProvider {
         let alb = owner.kind != FrontendKind::Service;
         let wanted = Wanted::new(desired);
         let mut observed = Observed::default();
-        if alb {
-            self.observe_security_groups(owner, cluster, desired, &mut observed)
-                .await?;
-        }
+        self.observe_security_groups(owner, cluster, desired, &mut observed)
+            .await?;
 
         // Load balancers: only network ones (Services) or application ones (Ingress groups) can
         // be ours; same-named others are conflicts.

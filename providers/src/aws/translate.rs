@@ -2,6 +2,7 @@
 //! Pure: everything read from the cloud (VPC, discovered subnets) comes in as [`AwsFacts`].
 
 use super::annotations::{self as ann, HealthCheckPort, NlbAnnotations, TargetType};
+use super::security_group as sg;
 use super::{tags, KIND_LB, KIND_LISTENER, KIND_TG};
 use crate::error::{Error, Result};
 use crate::frontend::{Frontend, Protocol, ServicePort, TrafficPolicy};
@@ -57,6 +58,17 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
             key_values(&a.lb_attributes),
         );
     }
+    let managed_sg = match &a.security_groups {
+        Some(ids) => {
+            lb.insert("SecurityGroups".into(), json!(ids));
+            None
+        }
+        None => {
+            let sg = managed_security_group(fe, a, &listens, facts);
+            lb.insert("SecurityGroups".into(), json!([{"Ref": sg.name}]));
+            Some(sg)
+        }
+    };
     lb.insert(
         "Tags".into(),
         tags::resource_tags(fe, "LoadBalancer", &a.tags),
@@ -103,7 +115,48 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
     }
     out.extend(tgs);
     out.extend(lis);
+    out.extend(managed_sg);
     Ok(out)
+}
+
+/// The NLB's own security group (the aws-load-balancer-controller's managed frontend group):
+/// every listener port, for its protocols, from each source range (default everyone: 0.0.0.0/0,
+/// and ::/0 when dualstack; nobody but the prefix lists when only those are set) and from each
+/// prefix list. Always created with the NLB: AWS cannot add security groups to an NLB created
+/// without one, so restricting access later must not need a new load balancer.
+fn managed_security_group(
+    fe: &Frontend,
+    a: &NlbAnnotations,
+    listens: &[Listen<'_>],
+    facts: &AwsFacts,
+) -> Resource {
+    let mut sources = fe.source_ranges.clone();
+    if sources.is_empty() && a.prefix_lists.is_empty() {
+        sources = sg::everyone(sg::dualstack(a.ip_address_type.as_deref()));
+    }
+    sources.extend(a.prefix_lists.iter().cloned());
+    let mut rules = Vec::new();
+    for l in listens {
+        let protocols: &[&str] = match l.protocol {
+            "UDP" => &["udp"],
+            "TCP_UDP" => &["tcp", "udp"],
+            _ => &["tcp"],
+        };
+        for proto in protocols {
+            rules.extend(
+                sources
+                    .iter()
+                    .map(|s| sg::ingress_rule(proto, l.port.port, s)),
+            );
+        }
+    }
+    sg::managed(
+        &fe.cluster,
+        &fe.object,
+        facts.vpc_id.as_deref(),
+        rules,
+        &a.tags,
+    )
 }
 
 pub fn listener_name(lb_name: &str, port: u16) -> String {
@@ -728,5 +781,168 @@ mod tests {
             err.contains("nodePort") && err.contains("nlb-target-type: ip"),
             "{err}"
         );
+    }
+
+    fn sg_rules_of(r: &[Resource]) -> Vec<(String, u64, String)> {
+        let sg = of(r, crate::aws::KIND_SG);
+        assert_eq!(sg.len(), 1, "one managed security group");
+        let mut out: Vec<(String, u64, String)> = sg[0]["SecurityGroupIngress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                let src = ["CidrIp", "CidrIpv6", "SourcePrefixListId"]
+                    .iter()
+                    .find_map(|k| x.get(*k))
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string();
+                (
+                    x["IpProtocol"].as_str().unwrap().to_string(),
+                    x["FromPort"].as_u64().unwrap(),
+                    src,
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn rules(l: &[(&str, u64, &str)]) -> Vec<(String, u64, String)> {
+        let mut v: Vec<_> = l
+            .iter()
+            .map(|(p, n, s)| (p.to_string(), *n, s.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_nlb_gets_a_managed_security_group_open_to_the_source_ranges_only() {
+        // Default: every client, on every listener port.
+        let r = run(&fe(&[]));
+        let sg = of(&r, crate::aws::KIND_SG)[0];
+        let lb = of(&r, KIND_LB)[0];
+        assert_eq!(lb["SecurityGroups"], json!([{"Ref": sg["GroupName"]}]));
+        assert_eq!(sg_rules_of(&r), rules(&[("tcp", 80, "0.0.0.0/0")]));
+        assert_eq!(
+            sg["GroupDescription"],
+            "[k8s] Managed SecurityGroup for LoadBalancer"
+        );
+
+        // spec.loadBalancerSourceRanges: only those, never 0.0.0.0/0.
+        let mut f = fe(&[]);
+        f.source_ranges = vec!["10.0.0.0/8".into(), "203.0.113.0/24".into()];
+        f.ports.push(ServicePort {
+            name: Some("dns".into()),
+            protocol: Protocol::Udp,
+            port: 53,
+            node_port: Some(30053),
+            target_port: Some(53),
+            endpoints: vec![],
+        });
+        assert_eq!(
+            sg_rules_of(&run(&f)),
+            rules(&[
+                ("tcp", 80, "10.0.0.0/8"),
+                ("tcp", 80, "203.0.113.0/24"),
+                ("udp", 53, "10.0.0.0/8"),
+                ("udp", 53, "203.0.113.0/24"),
+            ])
+        );
+
+        // TCP and UDP on one port (TCP_UDP listener): both protocols.
+        let mut f = fe(&[]);
+        f.source_ranges = vec!["10.0.0.0/8".into()];
+        let mut udp = f.ports[0].clone();
+        udp.protocol = Protocol::Udp;
+        f.ports.push(udp);
+        assert_eq!(
+            sg_rules_of(&run(&f)),
+            rules(&[("tcp", 80, "10.0.0.0/8"), ("udp", 80, "10.0.0.0/8")])
+        );
+
+        // Prefix lists alone: nobody else; with ranges: both.
+        let f = fe(&[("aws-load-balancer-security-group-prefix-lists", "pl-0a")]);
+        assert_eq!(sg_rules_of(&run(&f)), rules(&[("tcp", 80, "pl-0a")]));
+        let mut f = fe(&[("aws-load-balancer-security-group-prefix-lists", "pl-0a")]);
+        f.source_ranges = vec!["10.0.0.0/8".into()];
+        assert_eq!(
+            sg_rules_of(&run(&f)),
+            rules(&[("tcp", 80, "10.0.0.0/8"), ("tcp", 80, "pl-0a")])
+        );
+
+        // Dualstack: IPv6 clients too.
+        let f = fe(&[("aws-load-balancer-ip-address-type", "dualstack")]);
+        assert_eq!(
+            sg_rules_of(&run(&f)),
+            rules(&[("tcp", 80, "0.0.0.0/0"), ("tcp", 80, "::/0")])
+        );
+
+        // The user's security groups: attached as given, berth creates none.
+        let r = run(&fe(&[("aws-load-balancer-security-groups", "sg-0b,sg-0a")]));
+        assert!(of(&r, crate::aws::KIND_SG).is_empty());
+        assert_eq!(
+            of(&r, KIND_LB)[0]["SecurityGroups"],
+            json!(["sg-0b", "sg-0a"])
+        );
+    }
+
+    /// An NLB that exists without security groups: AWS cannot add one.
+    fn legacy(r: &[Resource]) -> crate::plan::Observed {
+        let lb = r.iter().find(|x| x.kind == KIND_LB).unwrap();
+        let mut props = lb.properties.clone();
+        props.remove("SecurityGroups");
+        crate::plan::Observed {
+            resources: vec![crate::plan::ObservedResource {
+                id: "arn:lb".into(),
+                resource: Resource {
+                    kind: KIND_LB.into(),
+                    name: lb.name.clone(),
+                    properties: props,
+                },
+                outputs: Map::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_nlb_without_security_groups_is_kept_open_or_the_restriction_refused() {
+        use crate::aws::security_group::for_existing_nlbs;
+        // Unrestricted: the managed group would change nothing; the NLB stays as it is.
+        let r = run(&fe(&[]));
+        let kept = for_existing_nlbs(&r, &legacy(&r)).unwrap();
+        assert!(of(&kept, crate::aws::KIND_SG).is_empty());
+        assert!(of(&kept, KIND_LB)[0].get("SecurityGroups").is_none());
+        let plan = crate::aws::plan(&r, &legacy(&r)).unwrap();
+        assert!(
+            plan.changes.iter().all(|c| c.kind != crate::aws::KIND_SG
+                && !c.changed.contains(&"SecurityGroups".to_string())),
+            "{plan:?}"
+        );
+        // Restricted: refused, naming the Service and what to do; nothing planned.
+        let mut f = fe(&[]);
+        f.source_ranges = vec!["203.0.113.0/24".into()];
+        let r = run(&f);
+        let e = crate::aws::plan(&r, &legacy(&r)).unwrap_err();
+        assert_eq!(e.reason(), "ReplacementNeeded");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("Service shop/web")
+                && msg.contains("arn:lb")
+                && msg.contains("aws-load-balancer-name"),
+            "{msg}"
+        );
+        let r = run(&fe(&[("aws-load-balancer-security-groups", "sg-0a")]));
+        assert!(crate::aws::plan(&r, &legacy(&r)).is_err());
+        // An NLB that has security groups is updated in place as usual.
+        let r = run(&f);
+        let mut o = legacy(&r);
+        o.resources[0]
+            .resource
+            .properties
+            .insert("SecurityGroups".into(), json!(["sg-old"]));
+        assert_eq!(for_existing_nlbs(&r, &o).unwrap(), r);
     }
 }

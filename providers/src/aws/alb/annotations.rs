@@ -183,7 +183,7 @@ pub struct IngressSettings {
     pub security_groups: Option<Vec<String>>,
     /// `inbound-cidrs`, each normalised to its network address (`10.1.2.3/8` -> `10.0.0.0/8`),
     /// sorted (IPv4 first) and without duplicates. Only used for the managed security group
-    /// (ignored when the group sets `security-groups`, as the aws-load-balancer-controller does).
+    /// (refused when the group sets `security-groups`: those groups are not berth's to change).
     pub inbound_cidrs: Option<Vec<String>>,
     pub ip_address_type: Option<String>,
     pub tags: BTreeMap<String, String>,
@@ -232,27 +232,7 @@ fn get<'a>(a: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     a.get(&format!("{PREFIX}{key}")).map(|s| s.trim())
 }
 
-/// A CIDR (`address/prefix`), IPv4 or IPv6, as its network address (host bits cleared, IPv6 in
-/// its canonical text form); `None` if it is not one.
-pub fn normalize_cidr(v: &str) -> Option<String> {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let (addr, len) = v.trim().split_once('/')?;
-    if len.is_empty() || !len.chars().all(|c| c.is_ascii_digit()) || len.len() > 3 {
-        return None;
-    }
-    let len: u32 = len.parse().ok()?;
-    match addr.parse::<IpAddr>().ok()? {
-        IpAddr::V4(a) if len <= 32 => {
-            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-            Some(format!("{}/{len}", Ipv4Addr::from(u32::from(a) & mask)))
-        }
-        IpAddr::V6(a) if len <= 128 => {
-            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-            Some(format!("{}/{len}", Ipv6Addr::from(u128::from(a) & mask)))
-        }
-        _ => None,
-    }
-}
+pub use crate::cidr::normalize_cidr;
 
 /// `group.name`: what the aws-load-balancer-controller accepts (a DNS-label-like name).
 pub fn valid_group_name(v: &str) -> bool {
@@ -336,8 +316,7 @@ pub fn parse(object: &ObjectRef, a: &BTreeMap<String, String>) -> Result<Ingress
                 })?;
                 out.push(n);
             }
-            out.sort_by_key(|c| (c.contains(':'), c.clone()));
-            out.dedup();
+            crate::cidr::sort_dedup(&mut out);
             Ok(out)
         })
         .transpose()?;
@@ -732,24 +711,6 @@ mod tests {
 
     #[test]
     fn inbound_cidrs_are_normalised() {
-        assert_eq!(normalize_cidr("10.1.2.3/8").as_deref(), Some("10.0.0.0/8"));
-        assert_eq!(normalize_cidr("0.0.0.0/0").as_deref(), Some("0.0.0.0/0"));
-        assert_eq!(normalize_cidr("1.2.3.4/32").as_deref(), Some("1.2.3.4/32"));
-        assert_eq!(
-            normalize_cidr("2001:DB8:0:0::1/32").as_deref(),
-            Some("2001:db8::/32")
-        );
-        assert_eq!(normalize_cidr("::/0").as_deref(), Some("::/0"));
-        for bad in [
-            "10.0.0.0",
-            "10.0.0.0/",
-            "10.0.0.0/+8",
-            "10.0.0/8",
-            "x/8",
-            "::/200",
-        ] {
-            assert_eq!(normalize_cidr(bad), None, "{bad}");
-        }
         let s = parse(
             &obj(),
             &ann(&[(

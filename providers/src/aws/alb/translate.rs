@@ -5,7 +5,8 @@
 //! The managed security group (the aws-load-balancer-controller's "frontend" group): when no
 //! member sets `security-groups`, berth owns one `AWS::EC2::SecurityGroup` per ALB, allowing TCP
 //! on every listen port from each `inbound-cidrs` CIDR (default `0.0.0.0/0`, plus `::/0` for
-//! dualstack). With `security-groups`, `inbound-cidrs` is ignored (as that controller documents).
+//! dualstack). With `security-groups` the groups are the user's and `inbound-cidrs` is refused
+//! (that controller ignores it; berth never silently drops an access restriction).
 //! Traffic from the ALB to the targets (node or pod security groups) is not managed.
 //!
 //! Group semantics (isolation): members are taken in the order `group.order`, namespace, name.
@@ -18,8 +19,9 @@
 
 use super::annotations::{self as ann, HcPort, IngressSettings, ListenProtocol, TgSettings};
 use super::rules::{self, ActionSpec, ForwardTarget};
+use crate::aws::security_group::{self as sg, dualstack};
 use crate::aws::translate::{instance_id, listener_name, AwsFacts};
-use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_TG};
+use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
 use crate::error::{Error, Result};
 use crate::frontend::{FrontendKind, ObjectRef};
 use crate::ingress::{Backend, BackendPort, GroupDesired, IngressGroup, Member, PathType};
@@ -89,53 +91,6 @@ fn lb_generated_name(cluster: &str, group: &ObjectRef, scheme: &str) -> String {
             sanitize(&group.name, 8)
         )
     }
-}
-
-/// The managed security group's name: `k8s-<group>-<hash>` or `k8s-<namespace>-<name>-<hash>`
-/// (like the load balancer's, from the group alone, so it survives a scheme or
-/// `load-balancer-name` change; the hash differs from the load balancer's).
-pub fn sg_name(cluster: &str, group: &ObjectRef) -> String {
-    let hash = hash_hex(&[cluster, &group.namespace, &group.name, "managed-sg"], 10);
-    if group.namespace.is_empty() {
-        format!("k8s-{}-{hash}", sanitize(&group.name, 17))
-    } else {
-        format!(
-            "k8s-{}-{}-{hash}",
-            sanitize(&group.namespace, 8),
-            sanitize(&group.name, 8)
-        )
-    }
-}
-
-/// The managed security group's description.
-pub const SG_DESCRIPTION: &str = "[k8s] Managed SecurityGroup for LoadBalancer";
-
-/// The tag `ingress.k8s.aws/resource` of the managed security group (the
-/// aws-load-balancer-controller's value).
-pub const SG_RESOURCE: &str = "ManagedLBSecurityGroup";
-
-/// One ingress rule of the managed security group, in the shape observe reads it back: TCP on
-/// one listener port from one CIDR.
-pub fn sg_ingress_rule(port: u16, cidr: &str) -> Value {
-    let mut m = Map::new();
-    m.insert("IpProtocol".into(), json!("tcp"));
-    m.insert("FromPort".into(), json!(port));
-    m.insert("ToPort".into(), json!(port));
-    let key = if cidr.contains(':') {
-        "CidrIpv6"
-    } else {
-        "CidrIp"
-    };
-    m.insert(key.into(), json!(cidr));
-    m.insert(
-        "Description".into(),
-        json!(format!("berth: listener port {port}")),
-    );
-    Value::Object(m)
-}
-
-fn dualstack(ip_address_type: Option<&str>) -> bool {
-    ip_address_type.is_some_and(|t| t.starts_with("dualstack"))
 }
 
 /// Rules carry no name in AWS: berth names them by listener and conditions, so observe can name
@@ -351,6 +306,21 @@ fn add_member(
                 ),
             ));
         }
+    }
+    // With `security-groups` the load balancer's groups are the user's, which berth never
+    // changes: `inbound-cidrs` could not be honoured, so it is refused rather than ignored.
+    if let (Some(c), Some(sgs)) = (&acc.inbound_cidrs, &acc.security_groups) {
+        return Err(ann::ctx(me).err(
+            ann::INBOUND_CIDRS,
+            &c.value.join(","),
+            format!(
+                "the Ingress group {} uses the security groups {} ({}{}), which berth does not change, so inbound-cidrs cannot be applied: allow these CIDRs in those groups and remove inbound-cidrs, or remove security-groups to let berth manage the load balancer's security group",
+                display_group(g),
+                sgs.value.join(","),
+                ann::PREFIX,
+                ann::SECURITY_GROUPS
+            ),
+        ));
     }
     agree(&mut acc.lb_name, &s.lb_name, me, g, ann::LB_NAME, |v| {
         v.clone()
@@ -810,40 +780,26 @@ fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Resource> {
     // TCP on every listener port from `inbound-cidrs` (default 0.0.0.0/0, and ::/0 when
     // dualstack), as the aws-load-balancer-controller's managed frontend security group.
     let managed_sg = acc.security_groups.is_none().then(|| {
-        let name = sg_name(&group.cluster, owner);
         let ip_type = acc.ip_address_type.as_ref().map(|t| t.value.as_str());
         let cidrs = acc
             .inbound_cidrs
             .as_ref()
             .map(|c| c.value.clone())
-            .unwrap_or_else(|| {
-                let mut d = vec!["0.0.0.0/0".to_string()];
-                if dualstack(ip_type) {
-                    d.push("::/0".into());
-                }
-                d
-            });
-        let mut p = Map::new();
-        p.insert("GroupName".into(), json!(name));
-        p.insert("GroupDescription".into(), json!(SG_DESCRIPTION));
-        if let Some(vpc) = &facts.vpc_id {
-            p.insert("VpcId".into(), json!(vpc));
-        }
+            .unwrap_or_else(|| sg::everyone(sg::dualstack(ip_type)));
         let rules: Vec<Value> = acc
             .listeners
             .keys()
-            .flat_map(|port| cidrs.iter().map(|c| sg_ingress_rule(*port, c)))
+            .flat_map(|port| cidrs.iter().map(|c| sg::ingress_rule("tcp", *port, c)))
             .collect();
-        p.insert("SecurityGroupIngress".into(), Value::Array(rules));
-        p.insert(
-            "Tags".into(),
-            tags::owner_tags(&group.cluster, owner, SG_RESOURCE, &user_tags),
+        let r = sg::managed(
+            &group.cluster,
+            owner,
+            facts.vpc_id.as_deref(),
+            rules,
+            &user_tags,
         );
-        out.push(Resource {
-            kind: KIND_SG.into(),
-            name: name.clone(),
-            properties: p,
-        });
+        let name = r.name.clone();
+        out.push(r);
         name
     });
     let mut lb = Map::new();

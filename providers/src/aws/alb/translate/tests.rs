@@ -1,4 +1,6 @@
 use super::*;
+use crate::aws::security_group::DESCRIPTION as SG_DESCRIPTION;
+use crate::aws::KIND_SG;
 use crate::frontend::{Node, Protocol, ServicePort};
 use crate::ingress::{HttpPath, ResolvedBackend, Rule};
 use crate::plan::{Action, Observed, ObservedResource};
@@ -521,7 +523,25 @@ fn the_managed_security_group_opens_each_listen_port_to_the_inbound_cidrs() {
         ]
     );
 
-    // Explicit security groups: no managed group; inbound-cidrs is then ignored.
+    // Explicit security groups: no managed group. inbound-cidrs cannot be honoured then (the
+    // groups are the user's), so the member that sets it is refused, never silently ignored.
+    let d = run(vec![with(a(), &[(ann::SECURITY_GROUPS, "sg-1")])]);
+    let (rules, lb_sgs) = managed_sg(&d.resources);
+    assert_eq!(rules, None);
+    assert_eq!(lb_sgs, json!(["sg-1"]));
+    let d = run(vec![
+        with(a(), &[(ann::SECURITY_GROUPS, "sg-1")]),
+        with(b(), &[(ann::INBOUND_CIDRS, "10.0.0.0/8")]),
+    ]);
+    assert_eq!(d.rejected.len(), 1, "{:?}", d.rejected);
+    assert_eq!(d.rejected[0].0.name, "b");
+    let e = d.rejected[0].1.to_string();
+    assert!(
+        e.contains("alb.ingress.kubernetes.io/inbound-cidrs")
+            && e.contains("sg-1")
+            && e.contains("does not change"),
+        "{e}"
+    );
     let d = run(vec![with(
         a(),
         &[
@@ -529,9 +549,7 @@ fn the_managed_security_group_opens_each_listen_port_to_the_inbound_cidrs() {
             (ann::INBOUND_CIDRS, "10.0.0.0/8"),
         ],
     )]);
-    let (rules, lb_sgs) = managed_sg(&d.resources);
-    assert_eq!(rules, None);
-    assert_eq!(lb_sgs, json!(["sg-1"]));
+    assert_eq!(d.rejected.len(), 1, "{:?}", d.rejected);
     let before = run(vec![a()]);
     let after = run(vec![a(), with(b(), &[(ann::SECURITY_GROUPS, "sg-1")])]);
     assert!(before.resources.iter().any(|r| r.kind == KIND_SG));
