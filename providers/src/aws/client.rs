@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{CallRecorder, Outcome};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig;
+use aws_sdk_elasticloadbalancingv2::config::timeout::TimeoutConfig;
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::future::Future;
@@ -27,6 +28,34 @@ const THROTTLING: [&str; 9] = [
     "EC2ThrottledException",
 ];
 
+/// How long one cloud call may take. Every call has all three, so an endpoint that accepts a
+/// connection and never answers cannot hold a worker (or a finalizer, or `berth plan
+/// --observe`) forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To establish the TCP (and TLS) connection.
+    pub connect: Duration,
+    /// For one attempt: the request sent and the whole response read.
+    pub attempt: Duration,
+    /// For the call as a whole: every attempt and berth's backoff between them.
+    pub deadline: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            attempt: Duration::from_secs(30),
+            deadline: Duration::from_secs(120),
+        }
+    }
+}
+
+/// More pages than this from one Describe call is taken as a cloud (or emulator) that pages
+/// forever, not as an account that holds them: 10,000 pages of 400 load balancers is far above
+/// any ELBv2 quota.
+pub(crate) const MAX_PAGES: usize = 10_000;
+
 /// The AWS provider: NLBs for Services, through ELBv2 (and EC2 for subnet discovery).
 pub struct AwsProvider {
     pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
@@ -35,6 +64,7 @@ pub struct AwsProvider {
     pub(crate) vpc_id: Option<String>,
     recorder: Arc<dyn CallRecorder>,
     backoff: ExponentialBuilder,
+    deadline: Duration,
     /// Shared by every worker: a burst of Services must not exhaust the account's API quota.
     limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
 }
@@ -73,11 +103,30 @@ impl AwsProvider {
         vpc_id: Option<String>,
         recorder: Arc<dyn CallRecorder>,
     ) -> Self {
+        Self::with_timeouts(config, cluster, vpc_id, recorder, Timeouts::default())
+    }
+
+    /// [`Self::new`] with other [`Timeouts`].
+    pub fn with_timeouts(
+        config: &SdkConfig,
+        cluster: String,
+        vpc_id: Option<String>,
+        recorder: Arc<dyn CallRecorder>,
+        timeouts: Timeouts,
+    ) -> Self {
+        let timeout_config = TimeoutConfig::builder()
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.attempt)
+            .operation_attempt_timeout(timeouts.attempt)
+            .operation_timeout(timeouts.deadline)
+            .build();
         let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
+            .timeout_config(timeout_config.clone())
             .build();
         let ec2_conf = aws_sdk_ec2::config::Builder::from(config)
             .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .timeout_config(timeout_config)
             .build();
         AwsProvider {
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
@@ -90,6 +139,7 @@ impl AwsProvider {
                 .with_max_delay(Duration::from_secs(5))
                 .with_max_times(3)
                 .with_jitter(),
+            deadline: timeouts.deadline,
             limiter: None,
         }
     }
@@ -122,8 +172,10 @@ impl AwsProvider {
         self.call_coded(op, f).await.map_err(|f| f.error)
     }
 
-    /// Every page of an ELBv2 Describe call (Marker / NextMarker): `send(marker)` sends one
-    /// page's request, `split` takes a page apart into its items and the next marker.
+    /// Every page of a Describe call (ELBv2's Marker / NextMarker, EC2's NextToken): `send(marker)`
+    /// sends one page's request, `split` takes a page apart into its items and the next marker.
+    /// Bounded: a marker that comes back a second time, or more than [`MAX_PAGES`] pages, ends
+    /// it with an error instead of looping forever.
     pub(crate) async fn all_pages<P, T, E, F, Fut>(
         &self,
         op: Op,
@@ -137,15 +189,29 @@ impl AwsProvider {
     {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
-        loop {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..MAX_PAGES {
             let page = self.call(op, || send(marker.clone())).await?;
             let (items, next) = split(page);
             out.extend(items.unwrap_or_default());
             marker = next.filter(|m| !m.is_empty());
-            if marker.is_none() {
-                return Ok(out);
+            match &marker {
+                None => return Ok(out),
+                Some(m) if !seen.insert(m.clone()) => {
+                    return Err(Error::cloud(
+                        op.name,
+                        format!("the API returned the page marker {m:?} a second time (after {} pages); stopped instead of paging forever", seen.len()),
+                        true,
+                    ))
+                }
+                Some(_) => {}
             }
         }
+        Err(Error::cloud(
+            op.name,
+            format!("more than {MAX_PAGES} pages; stopped instead of paging forever"),
+            true,
+        ))
     }
 
     /// Like [`Self::call`], but an error whose AWS code is in `absent` (e.g.
@@ -173,8 +239,29 @@ impl AwsProvider {
     pub(crate) async fn call_coded<T, E, F, Fut>(
         &self,
         op: Op,
-        mut f: F,
+        f: F,
     ) -> std::result::Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let operation = op.name;
+        let deadline = self.deadline;
+        match tokio::time::timeout(deadline, self.attempts(op, f)).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure {
+                code: None,
+                error: Error::cloud(
+                    operation,
+                    format!("no answer within the call deadline of {deadline:?} (every attempt and retry included)"),
+                    true,
+                ),
+            }),
+        }
+    }
+
+    async fn attempts<T, E, F, Fut>(&self, op: Op, mut f: F) -> std::result::Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E>>>,

@@ -166,33 +166,29 @@ impl AwsProvider {
     /// names the owner and the cluster in errors.
     pub async fn discover_selection(&self, fe: &Frontend, sel: Selection) -> Result<AwsFacts> {
         let filters = filters(&sel, self.vpc_id.as_deref());
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let req = self
-                .ec2
-                .describe_subnets()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token.clone());
-            let out = self
-                .call(ops::DESCRIBE_SUBNETS, || req.clone().send())
-                .await?;
-            for s in out.subnets() {
-                if let (Some(id), Some(zone), Some(vpc)) =
-                    (s.subnet_id(), s.availability_zone(), s.vpc_id())
-                {
-                    found.push(SubnetInfo {
-                        id: id.to_string(),
-                        zone: zone.to_string(),
-                        vpc_id: vpc.to_string(),
-                    });
-                }
-            }
-            token = out.next_token().filter(|t| !t.is_empty()).map(String::from);
-            if token.is_none() {
-                break;
-            }
-        }
+        let subnets = self
+            .all_pages(
+                ops::DESCRIBE_SUBNETS,
+                |token| {
+                    self.ec2
+                        .describe_subnets()
+                        .set_filters(Some(filters.clone()))
+                        .set_next_token(token)
+                        .send()
+                },
+                |p| (p.subnets, p.next_token),
+            )
+            .await?;
+        let found: Vec<SubnetInfo> = subnets
+            .iter()
+            .filter_map(|s| {
+                Some(SubnetInfo {
+                    id: s.subnet_id()?.to_string(),
+                    zone: s.availability_zone()?.to_string(),
+                    vpc_id: s.vpc_id()?.to_string(),
+                })
+            })
+            .collect();
         choose(fe, &sel, self.vpc_id.as_deref(), &found)
     }
 }

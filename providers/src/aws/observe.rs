@@ -739,26 +739,18 @@ impl AwsProvider {
 
     /// Security groups matching the filters (paged).
     async fn security_groups(&self, filters: Vec<Filter>) -> Result<Vec<SecurityGroup>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let req = self
-                .ec2
-                .describe_security_groups()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token.clone());
-            let page = self
-                .call(ops::DESCRIBE_SECURITY_GROUPS, || req.clone().send())
-                .await?;
-            out.extend(page.security_groups().iter().cloned());
-            token = page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(String::from);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+        self.all_pages(
+            ops::DESCRIBE_SECURITY_GROUPS,
+            |token| {
+                self.ec2
+                    .describe_security_groups()
+                    .set_filters(Some(filters.clone()))
+                    .set_next_token(token)
+                    .send()
+            },
+            |p| (p.security_groups, p.next_token),
+        )
+        .await
     }
 
     /// An owner's managed security groups: found by the cluster and stack tags in one
