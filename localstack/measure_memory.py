@@ -72,10 +72,14 @@ def main() -> int:
             {"Key": f"kubernetes.io/cluster/{run_id}", "Value": "owned"},
         ])
         subnets.append((s, az))
+    # The nodes' security group, tagged for the cluster as EKS does: berth adds its NLBs'
+    # backend rules there.
+    node_sg = ec2.create_security_group(GroupName=f"{run_id}-nodes", Description="nodes", VpcId=vpc)["GroupId"]
+    ec2.create_tags(Resources=[node_sg], Tags=[{"Key": f"kubernetes.io/cluster/{run_id}", "Value": "owned"}])
     nodes = []
     for i in range(3):
         inst = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1,
-                                 SubnetId=subnets[0][0])["Instances"][0]["InstanceId"]
+                                 SubnetId=subnets[0][0], SecurityGroupIds=[node_sg])["Instances"][0]["InstanceId"]
         name = f"{run_id}-n{i}"
         kube("POST", "/api/v1/nodes", {"metadata": {"name": name, "labels": {"berth-mem": run_id}},
                                        "spec": {"providerID": f"aws:///{subnets[0][1]}/{inst}"}})

@@ -42,7 +42,9 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ec2, elb, free_port, http_get, kube_client, lb_service, network, require};
+use support::{
+    ec2, elb, free_port, http_get, kube_client, lb_service, network, node_security_group, require,
+};
 
 /// Timeout of each step of the scenario, in every run: the baseline passes within it, and a
 /// variant that misses it has failed.
@@ -407,10 +409,12 @@ impl<'a> Run<'a> {
         let instance = if excluded {
             format!("i-{:017x}", self.nodes.len())
         } else {
+            let sg = node_security_group(&self.sh.ec2, &subnet, &self.id).await;
             let out = self
                 .sh
                 .ec2
                 .run_instances()
+                .security_group_ids(sg)
                 .image_id(AMI)
                 .instance_type(ec2::types::InstanceType::T3Micro)
                 .min_count(1)

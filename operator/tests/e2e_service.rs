@@ -159,6 +159,12 @@ async fn service_lifecycle_creates_updates_retargets_and_deletes_the_nlb() {
         .first()
         .cloned()
         .expect("the NLB has berth's security group");
+    let node_sg = env.node_security_group().await;
+    assert_eq!(
+        env.group_sources(&node_sg).await,
+        BTreeSet::from([("tcp".to_string(), node_port, sg.clone())]),
+        "the nodes' group admits the NodePort (traffic and health check) from the NLB's group"
+    );
     let open = BTreeSet::from([("tcp".to_string(), 80, "0.0.0.0/0".to_string())]);
     assert_eq!(
         env.ingress_sources(&sg).await,
@@ -241,6 +247,10 @@ async fn service_lifecycle_creates_updates_retargets_and_deletes_the_nlb() {
         env.ingress_sources(&sg).await,
         None,
         "the NLB's security group was deleted with it"
+    );
+    assert!(
+        env.group_sources(&node_sg).await.is_empty(),
+        "berth's rule left the nodes' group first"
     );
     let m3 = berth.metrics().await;
     let delete_calls = delta(&m2, &m3);

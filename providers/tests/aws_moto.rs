@@ -80,6 +80,10 @@ impl World {
             fe.ports.push(tcp_port(pname, port, 30000 + port));
         }
         fe.nodes = nodes.iter().map(|n| node(n)).collect();
+        // These instance IDs are made up (moto registers any ID as a target), so there are no
+        // security groups to add backend rules to: aws_nlb_security_group_moto.rs tests those
+        // with real instances.
+        annotate(&mut fe, ann::MANAGE_BACKEND_SG_RULES, "false");
         fe
     }
 
@@ -427,6 +431,8 @@ async fn ip_targets_register_pod_ips_and_ports() {
     let w = World::new("ip").await;
     let mut fe = Frontend::new(ObjectRef::service(&w.namespace, "api"), &w.cluster);
     annotate(&mut fe, ann::TARGET_TYPE, "ip");
+    // Made-up pod IPs: no network interfaces to find groups on (see aws_nlb_security_group_moto).
+    annotate(&mut fe, ann::MANAGE_BACKEND_SG_RULES, "false");
     let mut port = tcp_port("grpc", 9000, 31900);
     port.target_port = Some(9090);
     port.endpoints = vec![

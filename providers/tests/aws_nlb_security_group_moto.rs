@@ -19,6 +19,8 @@ use support::{node, summary, unique, Vpc};
 struct World {
     cluster: String,
     namespace: String,
+    vpc: String,
+    subnet: String,
     sdk: SdkConfig,
     calls: Arc<CallCounter>,
     provider: AwsProvider,
@@ -28,12 +30,15 @@ impl World {
     async fn new(name: &str) -> World {
         let sdk = support::sdk_config().await;
         let cluster = unique(name);
-        let Vpc { id: vpc, .. } = Vpc::create(&sdk, &cluster, &["us-east-1a", "us-east-1b"]).await;
+        let Vpc { id: vpc, subnets } =
+            Vpc::create(&sdk, &cluster, &["us-east-1a", "us-east-1b"]).await;
         let calls = Arc::new(CallCounter::default());
-        let provider = AwsProvider::new(&sdk, cluster.clone(), Some(vpc), calls.clone());
+        let provider = AwsProvider::new(&sdk, cluster.clone(), Some(vpc.clone()), calls.clone());
         World {
             cluster,
             namespace: unique("ns"),
+            vpc,
+            subnet: subnets[0].1.clone(),
             sdk,
             calls,
             provider,
@@ -55,6 +60,11 @@ impl World {
             });
         }
         fe.nodes = vec![node("i-0fff000000000001")];
+        // A made-up instance: no security group for backend rules (tested with real ones below).
+        fe.annotations.insert(
+            format!("{}{}", ann::PREFIXES[0], ann::MANAGE_BACKEND_SG_RULES),
+            "false".into(),
+        );
         fe
     }
 
@@ -108,15 +118,8 @@ impl World {
 
     /// (protocol, port, source) of a security group's ingress rules, straight from moto.
     async fn rules(&self, sg: &str) -> BTreeSet<(String, i32, String)> {
-        let out = self
-            .ec2()
-            .describe_security_groups()
-            .group_ids(sg)
-            .send()
-            .await
-            .expect("DescribeSecurityGroups");
         let mut rules = BTreeSet::new();
-        for p in out.security_groups()[0].ip_permissions() {
+        for p in &self.permissions(sg).await {
             let proto = p.ip_protocol().unwrap_or_default().to_string();
             let port = p.from_port().unwrap_or_default();
             for r in p.ip_ranges() {
@@ -142,6 +145,81 @@ impl World {
             }
         }
         rules
+    }
+
+    /// A security group in the test's VPC, tagged for the cluster or not.
+    async fn security_group(&self, name: &str, cluster_tag: bool) -> String {
+        let id = self
+            .ec2()
+            .create_security_group()
+            .group_name(unique(name))
+            .description(name)
+            .vpc_id(&self.vpc)
+            .send()
+            .await
+            .expect("CreateSecurityGroup")
+            .group_id()
+            .unwrap()
+            .to_string();
+        if cluster_tag {
+            self.ec2()
+                .create_tags()
+                .resources(&id)
+                .tags(support::ec2_tag(
+                    &format!("kubernetes.io/cluster/{}", self.cluster),
+                    "owned",
+                ))
+                .send()
+                .await
+                .expect("CreateTags");
+        }
+        id
+    }
+
+    /// A real EC2 instance in these security groups.
+    async fn instance(&self, groups: &[&str]) -> String {
+        let mut req = self
+            .ec2()
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(&self.subnet);
+        for g in groups {
+            req = req.security_group_ids(*g);
+        }
+        req.send().await.expect("RunInstances").instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string()
+    }
+
+    /// (protocol, port, source group, description) of a group's rules that come from groups.
+    async fn group_rules(&self, sg: &str) -> BTreeSet<(String, i32, String, String)> {
+        let mut rules = BTreeSet::new();
+        for p in self.permissions(sg).await {
+            for g in p.user_id_group_pairs() {
+                rules.insert((
+                    p.ip_protocol().unwrap_or_default().to_string(),
+                    p.from_port().unwrap_or_default(),
+                    g.group_id().unwrap_or_default().to_string(),
+                    g.description().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        rules
+    }
+
+    /// A security group's ingress permissions, straight from moto.
+    async fn permissions(&self, sg: &str) -> Vec<aws_sdk_ec2::types::IpPermission> {
+        let out = self
+            .ec2()
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .expect("DescribeSecurityGroups");
+        out.security_groups()[0].ip_permissions().to_vec()
     }
 
     async fn sg_exists(&self, id: &str) -> bool {
@@ -328,4 +406,151 @@ async fn an_nlb_created_without_security_groups_is_kept_or_the_restriction_refus
         set(&[("tcp", 80, "203.0.113.0/24"), ("udp", 53, "203.0.113.0/24")])
     );
     w.sync(&fe, &[]).await.expect("delete");
+}
+
+#[tokio::test]
+async fn the_targets_security_groups_get_berths_rules_and_keep_everyone_elses() {
+    let w = World::new("sgbackend").await;
+    let node_sg = w.security_group("nodes", true).await;
+    let other_sg = w.security_group("extra", false).await;
+    let foreign_source = w.security_group("bastion", false).await;
+    // Someone else's rule in the nodes' group, from another group: never touched.
+    w.ec2()
+        .authorize_security_group_ingress()
+        .group_id(&node_sg)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(&foreign_source)
+                        .description("ssh from the bastion")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the foreign rule");
+    let foreign = (
+        "tcp".to_string(),
+        22,
+        foreign_source.clone(),
+        "ssh from the bastion".to_string(),
+    );
+    let i1 = w.instance(&[&node_sg, &other_sg]).await;
+    let i2 = w.instance(&[&node_sg]).await;
+
+    let mut fe = w.service("web");
+    fe.annotations.clear(); // backend rules on: the default with berth's managed group
+    fe.nodes = vec![node(&i1), node(&i2)];
+    let plan = w.reconcile(&fe).await.expect("create");
+    let nlb_sg = w.nlbs().await[0].1[0].clone();
+    let description = format!("berth: targets of {}/web", w.namespace);
+    let want: BTreeSet<(String, i32, String, String)> = [
+        ("tcp", 30080),
+        ("udp", 30053),
+        ("tcp", 30053), // the UDP target group's TCP health check on its traffic port
+    ]
+    .into_iter()
+    .map(|(p, n)| (p.to_string(), n, nlb_sg.clone(), description.clone()))
+    .chain([foreign.clone()])
+    .collect();
+    assert_eq!(
+        w.group_rules(&node_sg).await,
+        want,
+        "the NodePorts and health-check ports from the NLB's group, in the cluster-tagged group only: {plan:?}"
+    );
+    assert!(
+        w.group_rules(&other_sg).await.is_empty(),
+        "the untagged group is untouched"
+    );
+
+    // Converged: nothing to do.
+    w.calls.reset();
+    assert!(w.reconcile(&fe).await.expect("no-op").is_empty());
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+
+    // Turned off: berth's rules go, the foreign one stays.
+    fe.annotations.insert(
+        format!("{}{}", ann::PREFIXES[0], ann::MANAGE_BACKEND_SG_RULES),
+        "false".into(),
+    );
+    let plan = w.reconcile(&fe).await.expect("off");
+    assert_eq!(plan.count(Action::Delete), 3, "{plan:?}");
+    assert_eq!(w.group_rules(&node_sg).await, [foreign.clone()].into());
+
+    // On again, then the Service goes: its rules are revoked first, so its group can go too.
+    fe.annotations.clear();
+    w.reconcile(&fe).await.expect("on again");
+    assert_eq!(w.group_rules(&node_sg).await.len(), 4);
+    w.sync(&fe, &[]).await.expect("delete");
+    assert_eq!(w.group_rules(&node_sg).await, [foreign].into());
+    assert!(!w.sg_exists(&nlb_sg).await);
+
+    // A node whose groups carry no cluster tag: refused, naming the instance and its groups.
+    let i3 = w.instance(&[&other_sg]).await;
+    fe.nodes = vec![node(&i3)];
+    w.calls.reset();
+    let e = w
+        .reconcile(&fe)
+        .await
+        .expect_err("no tagged group")
+        .to_string();
+    assert!(
+        e.contains(&i3)
+            && e.contains(&other_sg)
+            && e.contains(&format!("kubernetes.io/cluster/{}", w.cluster)),
+        "{e}"
+    );
+    assert_eq!(w.calls.mutating(), 0);
+}
+
+#[tokio::test]
+async fn ip_targets_rules_go_to_the_pods_network_interfaces_groups() {
+    let w = World::new("sgpods").await;
+    let pod_sg = w.security_group("pods", true).await;
+    let eni = w
+        .ec2()
+        .create_network_interface()
+        .subnet_id(&w.subnet)
+        .groups(&pod_sg)
+        .private_ip_address("10.0.0.77")
+        .send()
+        .await
+        .expect("CreateNetworkInterface");
+    assert!(eni.network_interface().is_some());
+    let mut fe = Frontend::new(ObjectRef::service(&w.namespace, "api"), &w.cluster);
+    fe.annotations.insert(
+        format!("{}{}", ann::PREFIXES[0], ann::TARGET_TYPE),
+        "ip".into(),
+    );
+    fe.ports.push(ServicePort {
+        name: Some("grpc".into()),
+        protocol: Protocol::Tcp,
+        port: 9000,
+        node_port: None,
+        target_port: Some(9090),
+        endpoints: vec![providers::frontend::Endpoint {
+            ip: "10.0.0.77".into(),
+            port: 9090,
+        }],
+    });
+    w.reconcile(&fe).await.expect("create");
+    let nlb_sg = w.nlbs().await[0].1[0].clone();
+    assert_eq!(
+        w.group_rules(&pod_sg).await,
+        [(
+            "tcp".to_string(),
+            9090,
+            nlb_sg,
+            format!("berth: targets of {}/api", w.namespace)
+        )]
+        .into(),
+        "the pod's port from the NLB's group"
+    );
+    w.sync(&fe, &[]).await.expect("delete");
+    assert!(w.group_rules(&pod_sg).await.is_empty());
 }

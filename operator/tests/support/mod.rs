@@ -108,6 +108,42 @@ pub async fn network(ec2: &ec2::Client, cluster: &str) -> Vec<(String, String)> 
     subnets
 }
 
+/// A security group for a cluster's nodes, in `subnet`'s VPC, tagged
+/// `kubernetes.io/cluster/<cluster>: owned` as EKS tags its node groups: berth adds its NLBs'
+/// backend rules there.
+pub async fn node_security_group(ec2: &ec2::Client, subnet: &str, cluster: &str) -> String {
+    let subnets = ec2
+        .describe_subnets()
+        .subnet_ids(subnet)
+        .send()
+        .await
+        .expect("DescribeSubnets");
+    let vpc = subnets.subnets()[0].vpc_id().expect("vpc").to_string();
+    let id = ec2
+        .create_security_group()
+        .group_name(unique(&format!("{cluster}-nodes")))
+        .description("the test's nodes")
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("CreateSecurityGroup")
+        .group_id()
+        .expect("group id")
+        .to_string();
+    ec2.create_tags()
+        .resources(&id)
+        .tags(
+            ec2::types::Tag::builder()
+                .key(format!("kubernetes.io/cluster/{cluster}"))
+                .value("owned")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateTags");
+    id
+}
+
 /// A `type: LoadBalancer` Service for berth (`aws-load-balancer-type: external` plus
 /// `annotations`), port 80 to 8080.
 pub fn lb_service(name: &str, annotations: serde_json::Value) -> Service {
@@ -148,6 +184,9 @@ pub struct TestEnv {
     pub cluster: String,
     pub dir: tempfile::TempDir,
     pub subnets: Vec<(String, String)>,
+    /// The nodes' security group (tagged for the cluster, as EKS tags its node groups), made
+    /// with the first node.
+    node_sg: tokio::sync::OnceCell<String>,
 }
 
 impl TestEnv {
@@ -173,6 +212,7 @@ impl TestEnv {
             cluster: id,
             dir: tempfile::tempdir().expect("tempdir"),
             subnets: Vec::new(),
+            node_sg: tokio::sync::OnceCell::new(),
         };
         env.network().await;
         env
@@ -186,6 +226,7 @@ impl TestEnv {
     /// Launches an EC2 instance and registers a Node for it; returns the instance ID.
     pub async fn node(&self, name: &str) -> String {
         let (subnet, az) = &self.subnets[0];
+        let sg = self.node_security_group().await;
         let out = self
             .ec2
             .run_instances()
@@ -194,6 +235,7 @@ impl TestEnv {
             .min_count(1)
             .max_count(1)
             .subnet_id(subnet)
+            .security_group_ids(&sg)
             .send()
             .await
             .expect("RunInstances");
@@ -211,6 +253,36 @@ impl TestEnv {
             .await
             .expect("create Node");
         id
+    }
+
+    /// The nodes' security group: in the subnets' VPC, tagged `kubernetes.io/cluster/<cluster>`.
+    pub async fn node_security_group(&self) -> String {
+        self.node_sg
+            .get_or_init(|| node_security_group(&self.ec2, &self.subnets[0].0, &self.cluster))
+            .await
+            .clone()
+    }
+
+    /// (protocol, port, source group) of the rules in a security group whose source is a group.
+    pub async fn group_sources(&self, sg: &str) -> BTreeSet<(String, i32, String)> {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .expect("DescribeSecurityGroups");
+        let mut rules = BTreeSet::new();
+        for p in out.security_groups()[0].ip_permissions() {
+            for g in p.user_id_group_pairs() {
+                rules.insert((
+                    p.ip_protocol().unwrap_or_default().to_string(),
+                    p.from_port().unwrap_or_default(),
+                    g.group_id().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        rules
     }
 
     pub fn node_name(&self, name: &str) -> String {

@@ -178,6 +178,9 @@ pub struct NlbAnnotations {
     pub security_groups: Option<Vec<String>>,
     /// `security-group-prefix-lists`: managed prefix lists allowed on every listener port.
     pub prefix_lists: Vec<String>,
+    /// `manage-backend-security-group-rules`: berth adds the rules its NLB needs to the targets'
+    /// security groups (default: with berth's managed group).
+    pub manage_backend_rules: bool,
 }
 
 /// Reads one annotation under either accepted prefix (`service.beta.` wins when both are set).
@@ -488,11 +491,17 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         }
         None => Vec::new(),
     };
-    if let Some(v) = get(fe, MANAGE_BACKEND_SG_RULES) {
-        if cx.bool(MANAGE_BACKEND_SG_RULES, v)? {
-            return Err(cx.err(MANAGE_BACKEND_SG_RULES, v, "berth does not change the security groups of nodes or pods yet: allow traffic from the load balancer's security group (or the clients, with client IP preservation) in the targets' security groups yourself, and set this to false or remove it"));
+    // As the aws-load-balancer-controller: on with berth's managed group, off with the user's.
+    let manage_backend_rules = match get(fe, MANAGE_BACKEND_SG_RULES) {
+        Some(v) => {
+            let on = cx.bool(MANAGE_BACKEND_SG_RULES, v)?;
+            if let (true, Some(sgs)) = (on, &security_groups) {
+                return Err(cx.err(MANAGE_BACKEND_SG_RULES, v, format!("the targets' rules admit traffic from berth's managed security group, and {}{SECURITY_GROUPS}={} replaces it: allow those groups in the targets' security groups yourself and set this to false, or remove {SECURITY_GROUPS}", PREFIXES[0], sgs.join(","))));
+            }
+            on
         }
-    }
+        None => security_groups.is_none(),
+    };
     let dualstack = super::security_group::dualstack(ip_address_type.as_deref());
     if let Some(v6) = fe.source_ranges.iter().find(|c| crate::cidr::is_v6(c)) {
         if !dualstack {
@@ -529,6 +538,7 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         tags,
         security_groups,
         prefix_lists,
+        manage_backend_rules,
     })
 }
 
@@ -628,6 +638,7 @@ mod tests {
             (SECURITY_GROUPS, "sg-0123abcd, sg-0456ef"),
             (SG_PREFIX_LISTS, "pl-0123abcd,pl-0456ef"),
             (MANAGE_BACKEND_SG_RULES, "false"),
+            (MANAGE_BACKEND_SG_RULES, "true"),
         ];
         for (k, v) in valid {
             let mut pairs = vec![(k, v)];
@@ -697,11 +708,6 @@ mod tests {
             (SG_PREFIX_LISTS, "pl-xyz", "prefix list IDs (pl-…)"),
             (SG_PREFIX_LISTS, "", "prefix list IDs (pl-…)"),
             (MANAGE_BACKEND_SG_RULES, "yes", "true or false"),
-            (
-                MANAGE_BACKEND_SG_RULES,
-                "true",
-                "does not change the security groups of nodes or pods yet",
-            ),
         ];
         for (k, v, want) in invalid {
             let err = parse(&fe(&[(k, v)])).expect_err(&format!("{k}={v:?} should be rejected"));
@@ -847,5 +853,27 @@ mod tests {
         let a = parse(&fe(&[(SG_PREFIX_LISTS, "pl-2,pl-1,pl-2")])).unwrap();
         assert_eq!(a.prefix_lists, ["pl-1", "pl-2"]);
         assert_eq!(a.security_groups, None);
+        // Backend rules: on with berth's managed group, off with the user's, as ALBC.
+        assert!(parse(&fe(&[])).unwrap().manage_backend_rules);
+        assert!(
+            !parse(&fe(&[(SECURITY_GROUPS, "sg-0a")]))
+                .unwrap()
+                .manage_backend_rules
+        );
+        assert!(
+            !parse(&fe(&[(MANAGE_BACKEND_SG_RULES, "false")]))
+                .unwrap()
+                .manage_backend_rules
+        );
+        let e = parse(&fe(&[
+            (SECURITY_GROUPS, "sg-0a"),
+            (MANAGE_BACKEND_SG_RULES, "true"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(MANAGE_BACKEND_SG_RULES) && e.contains("sg-0a"),
+            "{e}"
+        );
     }
 }

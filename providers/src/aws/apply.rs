@@ -16,7 +16,7 @@
 use super::client::AwsProvider;
 use super::observe::owned_ids;
 use super::operations as ops;
-use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_TG};
+use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_SG_INGRESS, KIND_TG};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan};
 use crate::provider::Address;
@@ -522,6 +522,14 @@ impl AwsProvider {
                 }
                 (Action::Update, KIND_SG) => self.update_sg(c, &id, &p).await?,
                 (Action::Delete, KIND_SG) => self.delete_sg(&id).await?,
+                (Action::Create, KIND_SG_INGRESS) => self.authorize_backend_rule(&p).await?,
+                (Action::Update, KIND_SG_INGRESS) => {
+                    if let Some(cur) = &c.current {
+                        self.revoke_backend_rule(cur).await?;
+                    }
+                    self.authorize_backend_rule(&p).await?
+                }
+                (Action::Delete, KIND_SG_INGRESS) => self.revoke_backend_rule(&p).await?,
                 (Action::Create, KIND_LB) => {
                     let (arn, dns) = self.create_lb(c, &p).await?;
                     ids.insert(c.name.clone(), arn);

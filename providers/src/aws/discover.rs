@@ -153,6 +153,7 @@ pub fn choose(
     Ok(AwsFacts {
         vpc_id: Some(vpc),
         subnets: Some(chosen.iter().map(|s| s.id.clone()).collect()),
+        target_security_groups: None,
     })
 }
 

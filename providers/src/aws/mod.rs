@@ -5,6 +5,7 @@ pub mod alb;
 pub mod annotation_values;
 pub mod annotations;
 pub mod apply;
+pub mod backend_rules;
 pub mod client;
 pub mod discover;
 pub mod observe;
@@ -27,10 +28,21 @@ pub const KIND_RULE: &str = "AWS::ElasticLoadBalancingV2::ListenerRule";
 /// An ALB's managed (frontend) security group.
 pub const KIND_SG: &str = "AWS::EC2::SecurityGroup";
 
+/// A rule berth adds to a target's security group (see [`backend_rules`]).
+pub const KIND_SG_INGRESS: &str = "AWS::EC2::SecurityGroupIngress";
+
 /// Creation order: a load balancer needs its managed security group, a listener its load
-/// balancer and target group, a rule its listener. Deletes run backward, so the security group
-/// goes after the load balancer that uses it.
-pub const KIND_ORDER: [&str; 5] = [KIND_SG, KIND_LB, KIND_TG, KIND_LISTENER, KIND_RULE];
+/// balancer and target group, a rule its listener; the targets' rules reference the managed
+/// group. Deletes run backward, so the targets' rules go first (a referenced group cannot be
+/// deleted) and the security group after the load balancer that uses it.
+pub const KIND_ORDER: [&str; 6] = [
+    KIND_SG,
+    KIND_LB,
+    KIND_TG,
+    KIND_LISTENER,
+    KIND_RULE,
+    KIND_SG_INGRESS,
+];
 
 /// The pure half of the pipeline: annotations + Kubernetes facts + cloud facts -> resources.
 pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<Resource>> {

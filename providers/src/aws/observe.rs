@@ -12,7 +12,9 @@
 //! desired state compares (attributes, targets, extra certificates).
 //! Also one DescribeSecurityGroups call (EC2 filters by the cluster and stack tags server-side)
 //! for the owner's managed security group, and a second one by group name (in its VPC) only
-//! while a desired security group is not found among ours.
+//! while a desired security group is not found among ours; for a Service whose group exists, one
+//! more for the rules berth added to the targets' groups (filtered by their source, berth's
+//! group: see [`super::backend_rules`]).
 
 use super::client::AwsProvider;
 use super::operations as ops;
@@ -818,6 +820,9 @@ impl AwsProvider {
         let mut observed = Observed::default();
         self.observe_security_groups(owner, cluster, desired, &mut observed)
             .await?;
+        if !alb {
+            self.observe_backend_rules(&mut observed).await?;
+        }
 
         // Load balancers: only network ones (Services) or application ones (Ingress groups) can
         // be ours; same-named others are conflicts.

@@ -73,6 +73,9 @@ ops! {
     DESCRIBE_SUBNETS = Ec2 "DescribeSubnets" Read;
     // EC2 filters by tag server-side (tag:<key>): one call finds an ALB's managed security group.
     DESCRIBE_SECURITY_GROUPS = Ec2 "DescribeSecurityGroups" Read;
+    // Backend rules: the targets' security groups (instances' primary interfaces, pod IPs').
+    DESCRIBE_INSTANCES = Ec2 "DescribeInstances" Read;
+    DESCRIBE_NETWORK_INTERFACES = Ec2 "DescribeNetworkInterfaces" Read;
     DESCRIBE_LOAD_BALANCERS = Elbv2 "DescribeLoadBalancers" Read;
     DESCRIBE_LOAD_BALANCER_ATTRIBUTES = Elbv2 "DescribeLoadBalancerAttributes" Read;
     DESCRIBE_TARGET_GROUPS = Elbv2 "DescribeTargetGroups" Read;
@@ -163,6 +166,12 @@ pub fn iam_policy(cluster: &str) -> Value {
                "Condition": {"StringEquals": {resource_tag.clone(): cluster}}}),
         json!({"Sid": "ChangeOwned", "Effect": "Allow", "Action": actions(Scope::OwnedResource), "Resource": "*",
                "Condition": {"StringEquals": {resource_tag: cluster}}}),
+        // The targets' own security groups are not berth's: it adds and removes only its rules
+        // there (source: its own group), and only in groups the cluster claims by its tag.
+        json!({"Sid": "TargetSecurityGroupRules", "Effect": "Allow",
+               "Action": [AUTHORIZE_SECURITY_GROUP_INGRESS.iam_action(), REVOKE_SECURITY_GROUP_INGRESS.iam_action()],
+               "Resource": SECURITY_GROUP_ARN,
+               "Condition": {"Null": {format!("aws:ResourceTag/kubernetes.io/cluster/{cluster}"): "false"}}}),
         json!({"Sid": "Targets", "Effect": "Allow", "Action": actions(Scope::TargetRegistration),
                "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"}),
         json!({"Sid": "Listeners", "Effect": "Allow", "Action": actions(Scope::Listener), "Resource": "*"}),
@@ -188,6 +197,17 @@ mod tests {
         let wanted: BTreeSet<String> = ALL.iter().map(Op::iam_action).collect();
         assert_eq!(allowed, wanted);
         assert_eq!(ALL.len(), wanted.len(), "no operation is listed twice");
+        let target_rules = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "TargetSecurityGroupRules")
+            .unwrap();
+        assert_eq!(
+            target_rules["Condition"]["Null"]["aws:ResourceTag/kubernetes.io/cluster/prod"],
+            "false",
+            "only in security groups the cluster claims"
+        );
     }
 
     #[test]
@@ -219,7 +239,7 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("elasticloadbalancing:DeleteLoadBalancer")));
-        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 11);
+        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 13);
         assert!(by_sid("Read")["Action"]
             .as_array()
             .unwrap()

@@ -14,10 +14,19 @@ impl Provider for AwsProvider {
         "aws"
     }
 
-    /// Annotations are parsed (and refused) before any call, then one DescribeSubnets call.
+    /// Annotations are parsed (and refused) before any call, then one DescribeSubnets call;
+    /// with backend rules, the targets' security groups too (DescribeInstances or
+    /// DescribeNetworkInterfaces, and one DescribeSecurityGroups).
     async fn desired(&self, frontend: &Frontend) -> Result<Vec<Resource>> {
         let a = annotations::parse(frontend)?;
-        let facts = self.discover(frontend, &a).await?;
+        let mut facts = self.discover(frontend, &a).await?;
+        if a.manage_backend_rules {
+            let (instances, ips) = translate::target_ids(frontend, &a);
+            facts.target_security_groups = Some(
+                self.target_security_groups(&frontend.object, &instances, &ips)
+                    .await?,
+            );
+        }
         translate::translate(frontend, &a, &facts)
     }
 

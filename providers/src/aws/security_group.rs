@@ -146,6 +146,9 @@ pub fn for_existing_nlbs(desired: &[Resource], observed: &Observed) -> Result<Ve
         if open {
             let sg = managed.map(|m| m.name.clone());
             out.retain(|r| !(r.kind == KIND_SG && Some(&r.name) == sg.as_ref()));
+            if let Some(name) = &sg {
+                super::backend_rules::without_source(&mut out, name);
+            }
             if let Some(r) = out
                 .iter_mut()
                 .find(|r| r.kind == KIND_LB && r.name == lb.name)

@@ -20,6 +20,10 @@ pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-2016-08";
 pub struct AwsFacts {
     pub vpc_id: Option<String>,
     pub subnets: Option<Vec<String>>,
+    /// The security group of each target (instance ID or pod IP) that berth adds the NLB's
+    /// rules to (`manage-backend-security-group-rules`); unknown offline, then no rules are
+    /// planned.
+    pub target_security_groups: Option<super::backend_rules::TargetGroups>,
 }
 
 /// One listener: a Service port (or a TCP+UDP pair on the same port, which NLB serves as TCP_UDP).
@@ -113,9 +117,16 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
         });
         tgs.push(tg);
     }
+    let backend_rules = match (&managed_sg, &facts.target_security_groups) {
+        (Some(sg), Some(groups)) if a.manage_backend_rules => {
+            super::backend_rules::desired(&fe.object, &tgs, &sg.name, groups)?
+        }
+        _ => Vec::new(),
+    };
     out.extend(tgs);
     out.extend(lis);
     out.extend(managed_sg);
+    out.extend(backend_rules);
     Ok(out)
 }
 
@@ -157,6 +168,29 @@ fn managed_security_group(
         rules,
         &a.tags,
     )
+}
+
+/// The targets whose security groups the backend rules go to: the EC2 instances of the nodes
+/// (instance targets) or the ready pod IPs (ip targets).
+pub fn target_ids(fe: &Frontend, a: &NlbAnnotations) -> (Vec<String>, Vec<String>) {
+    let mut ids: Vec<String> = match a.target_type {
+        TargetType::Instance => fe
+            .nodes
+            .iter()
+            .filter_map(|n| instance_id(n.provider_id.as_deref()?))
+            .collect(),
+        TargetType::Ip => fe
+            .ports
+            .iter()
+            .flat_map(|p| p.endpoints.iter().map(|e| e.ip.clone()))
+            .collect(),
+    };
+    ids.sort();
+    ids.dedup();
+    match a.target_type {
+        TargetType::Instance => (ids, Vec::new()),
+        TargetType::Ip => (Vec::new(), ids),
+    }
 }
 
 pub fn listener_name(lb_name: &str, port: u16) -> String {
@@ -753,6 +787,7 @@ mod tests {
         let facts = AwsFacts {
             vpc_id: Some("vpc-1".into()),
             subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+            ..Default::default()
         };
         let r = super::super::desired(&fe(&[]), &facts).unwrap();
         assert_eq!(r[0].properties["Subnets"], json!(["subnet-a", "subnet-b"]));
@@ -944,5 +979,51 @@ mod tests {
             .properties
             .insert("SecurityGroups".into(), json!(["sg-old"]));
         assert_eq!(for_existing_nlbs(&r, &o).unwrap(), r);
+    }
+
+    #[test]
+    fn backend_rules_reference_the_managed_group_and_go_with_it() {
+        let groups: crate::aws::backend_rules::TargetGroups = [
+            ("i-111".to_string(), "sg-node".to_string()),
+            ("i-222".to_string(), "sg-node".to_string()),
+        ]
+        .into();
+        let facts = AwsFacts {
+            target_security_groups: Some(groups),
+            ..Default::default()
+        };
+        let r = super::super::desired(&fe(&[]), &facts).unwrap();
+        let rules = of(&r, crate::aws::KIND_SG_INGRESS);
+        assert_eq!(
+            rules.len(),
+            1,
+            "one port, traffic = health check: {rules:?}"
+        );
+        let sg = of(&r, crate::aws::KIND_SG)[0];
+        assert_eq!(rules[0]["GroupId"], "sg-node");
+        assert_eq!(rules[0]["FromPort"], 30080);
+        assert_eq!(
+            rules[0]["SourceSecurityGroupId"],
+            json!({"Ref": sg["GroupName"]})
+        );
+        // Off, or the user's groups: none.
+        let off = super::super::desired(
+            &fe(&[(
+                "aws-load-balancer-manage-backend-security-group-rules",
+                "false",
+            )]),
+            &facts,
+        )
+        .unwrap();
+        assert!(of(&off, crate::aws::KIND_SG_INGRESS).is_empty());
+        let theirs = super::super::desired(
+            &fe(&[("aws-load-balancer-security-groups", "sg-0a")]),
+            &facts,
+        )
+        .unwrap();
+        assert!(of(&theirs, crate::aws::KIND_SG_INGRESS).is_empty());
+        // An NLB kept without security groups keeps no rules either (their source is gone).
+        let kept = crate::aws::security_group::for_existing_nlbs(&r, &legacy(&r)).unwrap();
+        assert!(of(&kept, crate::aws::KIND_SG_INGRESS).is_empty());
     }
 }

@@ -415,6 +415,7 @@ fn names_fit_aws_limits_and_tags_use_the_ingress_keys() {
     let facts = AwsFacts {
         vpc_id: Some("vpc-1".into()),
         subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+        ..Default::default()
     };
     let r = translate(&group(vec![a()]), &facts).resources;
     let of = |kind: &str| r.iter().find(|x| x.kind == kind).unwrap();
