@@ -32,7 +32,7 @@ pub enum Error {
     /// The object asks for a change the cloud cannot make to the existing resource; only a new
     /// resource (with a new address) would have it, which berth does not decide on its own.
     /// Nothing is changed.
-    #[error("{object}: {kind} {name:?} ({id}) cannot be changed in place: {why}")]
+    #[error("{}{kind} {name:?} ({id}) cannot be changed in place: {why}", prefix(.object))]
     NeedsReplacement {
         object: String,
         kind: String,
@@ -87,5 +87,14 @@ impl Error {
             message: message.into(),
             retryable,
         }
+    }
+}
+
+/// `object: ` before a message, when the object is known.
+fn prefix(object: &str) -> String {
+    if object.is_empty() {
+        String::new()
+    } else {
+        format!("{object}: ")
     }
 }

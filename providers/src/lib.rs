@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cidr;
+pub mod engine;
 pub mod error;
 pub mod frontend;
 pub mod ingress;

@@ -7,10 +7,10 @@
 //! the same plan is written `{"Ref": "<name>"}` and resolved to the real ID when that resource
 //! already exists.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
@@ -78,6 +78,10 @@ pub struct Change {
     /// For an update: the current properties, so apply can compute e.g. tag or target deltas.
     #[serde(skip)]
     pub current: Option<Map<String, Value>>,
+    /// A resource several objects share: created if missing, never deleted by this plan, only
+    /// its owned parts changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -96,149 +100,23 @@ impl Plan {
 }
 
 /// Diffs desired against observed. `kind_order` lists resource kinds in creation order
-/// (dependencies first); kinds not listed go last. Pure: no I/O, no clock.
+/// (dependencies first); kinds not listed go last; every property compares by its shape (see
+/// [`crate::engine::diff`] for kinds with specs). Pure: no I/O, no clock.
 pub fn diff(desired: &[Resource], observed: &Observed, kind_order: &[&str]) -> Result<Plan> {
-    let rank = |kind: &str| {
-        kind_order
-            .iter()
-            .position(|k| *k == kind)
-            .unwrap_or(kind_order.len())
-    };
-    let ids: BTreeMap<&str, &str> = observed
-        .resources
-        .iter()
-        .map(|o| (o.resource.name.as_str(), o.id.as_str()))
-        .collect();
-
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let mut wanted: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for d in desired {
-        wanted.insert((d.kind.as_str(), d.name.as_str()));
-        let mut props = d.properties.clone();
-        resolve_refs(&mut props, &ids);
-        match observed.find(&d.kind, &d.name) {
-            None => {
-                if let Some(id) = observed.foreign.get(&(d.kind.clone(), d.name.clone())) {
-                    return Err(Error::Conflict {
-                        kind: d.kind.clone(),
-                        name: d.name.clone(),
-                        id: id.clone(),
-                    });
-                }
-                creates.push(Change {
-                    action: Action::Create,
-                    kind: d.kind.clone(),
-                    name: d.name.clone(),
-                    id: None,
-                    properties: props,
-                    changed: Vec::new(),
-                    current: None,
-                });
-            }
-            Some(o) => {
-                let changed: Vec<String> = props
-                    .iter()
-                    .filter(|(k, v)| !equivalent(v, o.resource.properties.get(*k)))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                if !changed.is_empty() {
-                    updates.push(Change {
-                        action: Action::Update,
-                        kind: d.kind.clone(),
-                        name: d.name.clone(),
-                        id: Some(o.id.clone()),
-                        properties: props,
-                        changed,
-                        current: Some(o.resource.properties.clone()),
-                    });
-                }
-            }
-        }
-    }
-    let mut deletes: Vec<Change> = observed
-        .resources
-        .iter()
-        .filter(|o| !wanted.contains(&(o.resource.kind.as_str(), o.resource.name.as_str())))
-        .map(|o| Change {
-            action: Action::Delete,
-            kind: o.resource.kind.clone(),
-            name: o.resource.name.clone(),
-            id: Some(o.id.clone()),
-            properties: o.resource.properties.clone(),
-            changed: Vec::new(),
-            current: None,
-        })
-        .collect();
-
-    // Stable sorts keep the translator's order within a kind.
-    creates.sort_by_key(|c| rank(&c.kind));
-    updates.sort_by_key(|c| rank(&c.kind));
-    deletes.sort_by_key(|c| std::cmp::Reverse(rank(&c.kind)));
-    let mut changes = creates;
-    changes.extend(updates);
-    changes.extend(deletes);
-    Ok(Plan { changes })
+    crate::engine::diff::diff(
+        desired,
+        observed,
+        &crate::engine::Kinds::ordered(kind_order),
+    )
 }
 
-/// Replaces `{"Ref": name}` by the existing resource's ID where that resource exists.
-fn resolve_refs(props: &mut Map<String, Value>, ids: &BTreeMap<&str, &str>) {
-    for v in props.values_mut() {
-        resolve_value(v, ids);
-    }
-}
-
-fn resolve_value(v: &mut Value, ids: &BTreeMap<&str, &str>) {
-    match v {
-        Value::Object(m) => {
-            if let (1, Some(Value::String(name))) = (m.len(), m.get("Ref")) {
-                if let Some(id) = ids.get(name.as_str()) {
-                    *v = Value::String((*id).to_string());
-                }
-                return;
-            }
-            resolve_refs(m, ids);
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| resolve_value(x, ids)),
-        _ => {}
-    }
-}
-
-/// Whether the observed value satisfies the desired one.
+/// Whether the observed value satisfies the desired one, by its shape:
 /// - Lists of `{Key, Value}` (tags, attributes): every desired pair is present; others' extra
 ///   keys (AWS defaults, tags added by other tools) are left alone.
 /// - Other lists: equal as multisets (order does not matter to the clouds).
 /// - Everything else: equal.
 pub fn equivalent(desired: &Value, observed: Option<&Value>) -> bool {
-    let Some(observed) = observed else {
-        return desired.is_null();
-    };
-    match (desired, observed) {
-        (Value::Array(d), Value::Array(o)) => {
-            if d.iter().all(is_key_value) && o.iter().all(is_key_value) && !d.is_empty() {
-                let have: BTreeMap<String, &Value> = o
-                    .iter()
-                    .filter_map(|x| Some((x.get("Key")?.as_str()?.to_string(), x.get("Value")?)))
-                    .collect();
-                d.iter().all(|x| {
-                    let k = x.get("Key").and_then(Value::as_str).unwrap_or_default();
-                    have.get(k) == x.get("Value").as_ref()
-                })
-            } else {
-                let mut ds: Vec<String> = d.iter().map(Value::to_string).collect();
-                let mut os: Vec<String> = o.iter().map(Value::to_string).collect();
-                ds.sort();
-                os.sort();
-                ds == os
-            }
-        }
-        _ => desired == observed,
-    }
-}
-
-fn is_key_value(v: &Value) -> bool {
-    v.as_object()
-        .is_some_and(|m| m.len() == 2 && m.contains_key("Key") && m.contains_key("Value"))
+    crate::engine::kind::same(crate::engine::Compare::Shape, desired, observed)
 }
 
 #[cfg(test)]
@@ -435,7 +313,7 @@ mod tests {
         };
         let err = diff(&[res("LB", "lb", json!({}))], &observed, &ORDER).unwrap_err();
         assert!(
-            matches!(err, Error::Conflict { ref id, .. } if id == "arn:theirs"),
+            matches!(err, crate::Error::Conflict { ref id, .. } if id == "arn:theirs"),
             "{err}"
         );
         assert!(err.to_string().contains("not owned by berth"));

@@ -14,9 +14,9 @@
 //! changed in place (ModifyRule, with the other updates).
 
 use super::client::AwsProvider;
-use super::observe::owned_ids;
 use super::operations as ops;
 use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_SG_INGRESS, KIND_TG};
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan};
 use crate::provider::Address;
@@ -35,17 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Target-group properties that ModifyTargetGroup changes.
-const HEALTH_CHECK: [&str; 9] = [
-    "HealthCheckEnabled",
-    "HealthCheckProtocol",
-    "HealthCheckPort",
-    "HealthCheckPath",
-    "HealthCheckIntervalSeconds",
-    "HealthCheckTimeoutSeconds",
-    "HealthyThresholdCount",
-    "UnhealthyThresholdCount",
-    "Matcher",
-];
+use super::kinds::HEALTH_CHECK;
 
 fn str_of<'a>(p: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     p.get(key).and_then(Value::as_str)
@@ -386,27 +376,7 @@ fn cert(arn: &str) -> Certificate {
     Certificate::builder().certificate_arn(arn).build()
 }
 
-/// Replaces every `{"Ref": name}` by the ARN of `name`; a reference to something that neither
-/// exists nor was created earlier in the plan is an error.
-pub fn resolve(c: &Change, v: &mut Value, ids: &BTreeMap<String, String>) -> Result<()> {
-    match v {
-        Value::Object(m) => {
-            if let (1, Some(Value::String(name))) = (m.len(), m.get("Ref")) {
-                let id = ids.get(name).ok_or_else(|| {
-                    Error::Unavailable(format!(
-                        "{} {} refers to {name:?}, which neither exists nor is created earlier in the plan",
-                        c.kind, c.name
-                    ))
-                })?;
-                *v = Value::String(id.clone());
-                return Ok(());
-            }
-            m.values_mut().try_for_each(|x| resolve(c, x, ids))
-        }
-        Value::Array(a) => a.iter_mut().try_for_each(|x| resolve(c, x, ids)),
-        _ => Ok(()),
-    }
-}
+pub use crate::engine::apply::resolve;
 
 /// An ID a create call returned; its absence is a (retryable) cloud error.
 fn returned(operation: &str, what: &str, id: Option<&str>) -> Result<String> {
@@ -429,56 +399,15 @@ macro_rules! with_health_check {
     };
 }
 
-fn immutable(c: &Change, allowed: &[&str]) -> Result<()> {
-    let fixed: Vec<&str> = c
-        .changed
-        .iter()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
-    if fixed.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Unavailable(format!(
-        "{} {} ({}): {} cannot be changed in place on AWS; delete the Service (or the Ingress group's Ingresses) and create it again, or give it a new name",
-        c.kind,
-        c.name,
-        c.id.as_deref().unwrap_or_default(),
-        fixed.join(", ")
-    )))
-}
-
 impl AwsProvider {
-    /// Executes the plan. Returns the load balancer's DNS name (lower-cased), if one remains.
+    /// Executes the plan through the engine (ownership gate, `Ref`s, order). Listener rules
+    /// first make room: rules that go are deleted, and rules that stay move to their new
+    /// priorities in one SetRulePriorities call, so no create or move collides with a priority
+    /// that is still taken (a rule whose listener goes too is deleted with it). Returns the load
+    /// balancer's DNS name (lower-cased), if one remains.
     pub async fn apply_plan(&self, plan: &Plan, observed: &Observed) -> Result<Option<Address>> {
-        let owned = owned_ids(observed);
-        let mut ids: BTreeMap<String, String> = observed
-            .resources
-            .iter()
-            .map(|o| (o.resource.name.clone(), o.id.clone()))
-            .collect();
-        let mut created_dns: Option<String> = None;
+        engine::apply::gate(plan, observed)?;
         let mut deleted: BTreeSet<String> = BTreeSet::new();
-
-        // Never act on something observe did not find carrying our tags (checked for the whole
-        // plan before the first call).
-        for c in &plan.changes {
-            if c.action != Action::Create {
-                let id = c.id.as_deref().unwrap_or_default();
-                if !owned.contains(id) {
-                    return Err(Error::Conflict {
-                        kind: c.kind.clone(),
-                        name: c.name.clone(),
-                        id: id.to_string(),
-                    });
-                }
-            }
-        }
-
-        // Listener rules first make room: rules that go are deleted, and rules that stay move to
-        // their new priorities in one SetRulePriorities call, so no create or move collides with
-        // a priority that is still taken.
-        // (A rule whose listener goes too is deleted with it.)
         let is_rule = |c: &&Change, a: Action| c.kind == KIND_RULE && c.action == a;
         let listeners_going: BTreeSet<&str> = plan
             .changes
@@ -503,94 +432,10 @@ impl AwsProvider {
             self.move_rules(&moves, observed, &deleted).await?;
         }
 
-        for c in &plan.changes {
-            if c.kind == KIND_RULE && c.action == Action::Delete {
-                continue;
-            }
-            let mut v = Value::Object(c.properties.clone());
-            if c.action != Action::Delete {
-                resolve(c, &mut v, &ids)?;
-            }
-            let Value::Object(p) = v else {
-                unreachable!("an object stays an object")
-            };
-            let id = c.id.clone().unwrap_or_default();
-            match (c.action, c.kind.as_str()) {
-                (Action::Create, KIND_SG) => {
-                    let id = self.create_sg(c, &p).await?;
-                    ids.insert(c.name.clone(), id);
-                }
-                (Action::Update, KIND_SG) => self.update_sg(c, &id, &p).await?,
-                (Action::Delete, KIND_SG) => self.delete_sg(&id).await?,
-                (Action::Create, KIND_SG_INGRESS) => self.authorize_backend_rule(&p).await?,
-                (Action::Update, KIND_SG_INGRESS) => {
-                    if let Some(cur) = &c.current {
-                        self.revoke_backend_rule(cur).await?;
-                    }
-                    self.authorize_backend_rule(&p).await?
-                }
-                (Action::Delete, KIND_SG_INGRESS) => self.revoke_backend_rule(&p).await?,
-                (Action::Create, KIND_LB) => {
-                    let (arn, dns) = self.create_lb(c, &p).await?;
-                    ids.insert(c.name.clone(), arn);
-                    created_dns = dns.or(created_dns);
-                }
-                (Action::Create, KIND_TG) => {
-                    let arn = self.create_tg(c, &p).await?;
-                    ids.insert(c.name.clone(), arn);
-                }
-                (Action::Create, KIND_LISTENER) => {
-                    let arn = self.create_listener(c, &p).await?;
-                    ids.insert(c.name.clone(), arn);
-                }
-                (Action::Create, KIND_RULE) => {
-                    let arn = self.create_rule(c, &p).await?;
-                    ids.insert(c.name.clone(), arn);
-                }
-                (Action::Update, KIND_RULE) => self.update_rule(c, &id, &p).await?,
-                (Action::Update, KIND_LB) => self.update_lb(c, &id, &p).await?,
-                (Action::Update, KIND_TG) => self.update_tg(c, &id, &p).await?,
-                (Action::Update, KIND_LISTENER) => self.update_listener(c, &id, &p).await?,
-                (Action::Delete, KIND_LISTENER) => {
-                    let req = self.elb.delete_listener().listener_arn(&id);
-                    self.call_unless(ops::DELETE_LISTENER, &["ListenerNotFound"], || {
-                        req.clone().send()
-                    })
-                    .await?;
-                }
-                (Action::Delete, KIND_TG) => {
-                    let req = self.elb.delete_target_group().target_group_arn(&id);
-                    self.call_unless(ops::DELETE_TARGET_GROUP, &["TargetGroupNotFound"], || {
-                        req.clone().send()
-                    })
-                    .await?;
-                }
-                (Action::Delete, KIND_LB) => {
-                    let req = self.elb.delete_load_balancer().load_balancer_arn(&id);
-                    self.call_unless(ops::DELETE_LOAD_BALANCER, &["LoadBalancerNotFound"], || {
-                        req.clone().send()
-                    })
-                    .await?;
-                }
-                (_, kind) => {
-                    return Err(Error::Unavailable(format!(
-                        "the AWS provider does not manage {kind} (resource {})",
-                        c.name
-                    )))
-                }
-            }
-            if c.action == Action::Delete {
-                deleted.insert(id);
-            }
-        }
-
-        let dns = created_dns.or_else(|| {
-            observed
-                .of_kind(KIND_LB)
-                .filter(|o| !deleted.contains(&o.id))
-                .find_map(|o| o.outputs.get("DNSName")?.as_str().map(String::from))
-        });
-        Ok(dns.map(|d| Address::Hostname(d.to_ascii_lowercase())))
+        let applied = engine::apply::apply(plan, observed, self, deleted).await?;
+        Ok(applied
+            .output(observed, KIND_LB, "DNSName", plan)
+            .map(|d| Address::Hostname(d.to_ascii_lowercase())))
     }
 
     /// CreateSecurityGroup, tagged at creation (TagSpecifications), then its ingress rules.
@@ -647,7 +492,6 @@ impl AwsProvider {
 
     /// The ingress rules as a delta (authorize the missing, revoke the extra); tags added.
     async fn update_sg(&self, c: &Change, id: &str, p: &Map<String, Value>) -> Result<()> {
-        immutable(c, &["SecurityGroupIngress", "Tags"])?;
         let cur = c.current.as_ref();
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
         if changed("SecurityGroupIngress") {
@@ -1005,7 +849,6 @@ impl AwsProvider {
 
     /// ModifyRule for conditions and actions; a priority moved earlier (SetRulePriorities).
     async fn update_rule(&self, c: &Change, arn: &str, p: &Map<String, Value>) -> Result<()> {
-        immutable(c, &["Priority", "Conditions", "Actions"])?;
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
         if !changed("Conditions") && !changed("Actions") {
             return Ok(());
@@ -1029,16 +872,6 @@ impl AwsProvider {
     }
 
     async fn update_lb(&self, c: &Change, arn: &str, p: &Map<String, Value>) -> Result<()> {
-        immutable(
-            c,
-            &[
-                "LoadBalancerAttributes",
-                "Tags",
-                "Subnets",
-                "IpAddressType",
-                "SecurityGroups",
-            ],
-        )?;
         let cur = c.current.as_ref();
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
         if changed("LoadBalancerAttributes") {
@@ -1080,9 +913,6 @@ impl AwsProvider {
     }
 
     async fn update_tg(&self, c: &Change, arn: &str, p: &Map<String, Value>) -> Result<()> {
-        let mut allowed = HEALTH_CHECK.to_vec();
-        allowed.extend(["TargetGroupAttributes", "Tags", "Targets"]);
-        immutable(c, &allowed)?;
         let cur = c.current.as_ref();
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
         if HEALTH_CHECK.iter().any(|k| changed(k)) {
@@ -1108,17 +938,6 @@ impl AwsProvider {
     }
 
     async fn update_listener(&self, c: &Change, arn: &str, p: &Map<String, Value>) -> Result<()> {
-        immutable(
-            c,
-            &[
-                "Port",
-                "Protocol",
-                "Certificates",
-                "SslPolicy",
-                "AlpnPolicy",
-                "DefaultActions",
-            ],
-        )?;
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
         let certs = certificate_arns(Some(p));
         let mut req = self.elb.modify_listener().listener_arn(arn);
@@ -1188,6 +1007,95 @@ fn matcher(p: &Map<String, Value>) -> Option<Matcher> {
     )
 }
 
+/// One AWS call sequence per kind and action (see the functions above).
+#[async_trait::async_trait]
+impl engine::Executor for AwsProvider {
+    async fn create(&self, c: &Change, p: &Map<String, Value>) -> Result<engine::Created> {
+        let id = match c.kind.as_str() {
+            KIND_SG => self.create_sg(c, p).await?,
+            KIND_LB => {
+                let (arn, dns) = self.create_lb(c, p).await?;
+                let mut out = engine::Created::id(arn);
+                if let Some(d) = dns {
+                    out.outputs.insert("DNSName".into(), Value::String(d));
+                }
+                return Ok(out);
+            }
+            KIND_TG => self.create_tg(c, p).await?,
+            KIND_LISTENER => self.create_listener(c, p).await?,
+            KIND_RULE => self.create_rule(c, p).await?,
+            // A rule has no ID of its own; it is named by what it is.
+            KIND_SG_INGRESS => {
+                self.authorize_backend_rule(p).await?;
+                c.name.clone()
+            }
+            kind => return Err(unmanaged(kind, c)),
+        };
+        Ok(engine::Created::id(id))
+    }
+
+    async fn update(
+        &self,
+        c: &Change,
+        id: &str,
+        p: &Map<String, Value>,
+    ) -> Result<engine::Progress> {
+        match c.kind.as_str() {
+            KIND_SG => self.update_sg(c, id, p).await?,
+            KIND_LB => self.update_lb(c, id, p).await?,
+            KIND_TG => self.update_tg(c, id, p).await?,
+            KIND_LISTENER => self.update_listener(c, id, p).await?,
+            KIND_RULE => self.update_rule(c, id, p).await?,
+            KIND_SG_INGRESS => {
+                if let Some(cur) = &c.current {
+                    self.revoke_backend_rule(cur).await?;
+                }
+                self.authorize_backend_rule(p).await?
+            }
+            kind => return Err(unmanaged(kind, c)),
+        }
+        Ok(engine::Progress::Done)
+    }
+
+    async fn delete(&self, c: &Change, id: &str) -> Result<engine::Progress> {
+        match c.kind.as_str() {
+            KIND_SG => self.delete_sg(id).await?,
+            KIND_SG_INGRESS => self.revoke_backend_rule(&c.properties).await?,
+            KIND_RULE => self.delete_rule(id).await?,
+            KIND_LISTENER => {
+                let req = self.elb.delete_listener().listener_arn(id);
+                self.call_unless(ops::DELETE_LISTENER, &["ListenerNotFound"], || {
+                    req.clone().send()
+                })
+                .await?;
+            }
+            KIND_TG => {
+                let req = self.elb.delete_target_group().target_group_arn(id);
+                self.call_unless(ops::DELETE_TARGET_GROUP, &["TargetGroupNotFound"], || {
+                    req.clone().send()
+                })
+                .await?;
+            }
+            KIND_LB => {
+                let req = self.elb.delete_load_balancer().load_balancer_arn(id);
+                self.call_unless(ops::DELETE_LOAD_BALANCER, &["LoadBalancerNotFound"], || {
+                    req.clone().send()
+                })
+                .await?;
+            }
+            kind => return Err(unmanaged(kind, c)),
+        }
+        Ok(engine::Progress::Done)
+    }
+}
+
+fn unmanaged(kind: &str, c: &Change) -> Error {
+    Error::Unavailable(format!(
+        "the AWS provider does not manage {kind} (resource {})",
+        c.name
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1202,6 +1110,7 @@ mod tests {
             properties: props.as_object().cloned().unwrap_or_default(),
             changed: vec![],
             current: None,
+            shared: false,
         }
     }
 
@@ -1293,16 +1202,5 @@ mod tests {
         let perms = sdk_permissions(&last);
         assert_eq!(perms[1].ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
         assert_eq!(perms[0].ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
-    }
-
-    #[test]
-    fn immutable_properties_are_refused() {
-        let mut c = change(json!({}));
-        c.kind = KIND_TG.into();
-        c.changed = vec!["Port".into(), "Targets".into()];
-        let err = immutable(&c, &["Targets"]).unwrap_err();
-        assert!(err.to_string().contains("Port cannot be changed"), "{err}");
-        c.changed = vec!["Targets".into()];
-        immutable(&c, &["Targets"]).unwrap();
     }
 }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod backend_rules;
 pub mod client;
 pub mod discover;
+pub mod kinds;
 pub mod observe;
 pub mod operations;
 pub mod provider;
@@ -19,7 +20,7 @@ pub use client::AwsProvider;
 
 use crate::error::Result;
 use crate::frontend::Frontend;
-use crate::plan::{self, Observed, Plan, Resource};
+use crate::plan::{Observed, Plan, Resource};
 
 pub const KIND_LB: &str = "AWS::ElasticLoadBalancingV2::LoadBalancer";
 pub const KIND_TG: &str = "AWS::ElasticLoadBalancingV2::TargetGroup";
@@ -31,19 +32,6 @@ pub const KIND_SG: &str = "AWS::EC2::SecurityGroup";
 /// A rule berth adds to a target's security group (see [`backend_rules`]).
 pub const KIND_SG_INGRESS: &str = "AWS::EC2::SecurityGroupIngress";
 
-/// Creation order: a load balancer needs its managed security group, a listener its load
-/// balancer and target group, a rule its listener; the targets' rules reference the managed
-/// group. Deletes run backward, so the targets' rules go first (a referenced group cannot be
-/// deleted) and the security group after the load balancer that uses it.
-pub const KIND_ORDER: [&str; 6] = [
-    KIND_SG,
-    KIND_LB,
-    KIND_TG,
-    KIND_LISTENER,
-    KIND_RULE,
-    KIND_SG_INGRESS,
-];
-
 /// The pure half of the pipeline: annotations + Kubernetes facts + cloud facts -> resources.
 pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<Resource>> {
     let a = annotations::parse(frontend)?;
@@ -52,5 +40,5 @@ pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<R
 
 pub fn plan(desired: &[Resource], observed: &Observed) -> Result<Plan> {
     let desired = security_group::for_existing_nlbs(desired, observed)?;
-    plan::diff(&desired, observed, &KIND_ORDER)
+    crate::engine::diff::diff(&desired, observed, &kinds::KINDS)
 }

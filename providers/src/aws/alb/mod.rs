@@ -19,5 +19,5 @@ pub fn plan(
     desired: &[crate::plan::Resource],
     observed: &crate::plan::Observed,
 ) -> crate::error::Result<crate::plan::Plan> {
-    crate::plan::diff(desired, observed, &crate::aws::KIND_ORDER)
+    crate::engine::diff::diff(desired, observed, &crate::aws::kinds::KINDS)
 }

@@ -1,0 +1,86 @@
+//! Long-running operations (GCP's Operation, Azure's `Azure-AsyncOperation`): wait with a
+//! deadline, or hand back "pending" so that a controller worker is not held for minutes.
+
+use super::apply::Progress;
+use crate::error::Result;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Polls `poll` (which says whether the operation is finished, or fails it) every `interval`
+/// until it is done or `deadline` has passed; then the operation is [`Progress::Pending`],
+/// described by `what`, and the next reconcile looks again.
+pub async fn wait<F, Fut>(
+    what: &str,
+    deadline: Duration,
+    interval: Duration,
+    mut poll: F,
+) -> Result<Progress>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool>>,
+{
+    let end = Instant::now() + deadline;
+    loop {
+        if poll().await? {
+            return Ok(Progress::Done);
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(Progress::Pending(format!(
+                "{what} still running after {deadline:?}; checked again at the next reconcile"
+            )));
+        }
+        tokio::time::sleep(interval.min(end - now)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn done_within_the_deadline_or_pending_after_it() {
+        let polls = AtomicU32::new(0);
+        let p = wait(
+            "op-1",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || async { Ok(polls.fetch_add(1, Ordering::SeqCst) >= 2) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(p, Progress::Done);
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+
+        let p = wait(
+            "op-2",
+            Duration::from_millis(20),
+            Duration::from_millis(5),
+            || async { Ok(false) },
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(&p, Progress::Pending(w) if w.contains("op-2")),
+            "{p:?}"
+        );
+
+        let e = wait(
+            "op-3",
+            Duration::from_secs(1),
+            Duration::from_millis(1),
+            || async {
+                Err(crate::Error::cloud(
+                    "Wait",
+                    "the operation failed: QUOTA_EXCEEDED",
+                    false,
+                ))
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("QUOTA_EXCEEDED"));
+    }
+}
