@@ -3,20 +3,20 @@
 
 pub mod alb;
 pub mod annotation_values;
-pub mod annotations;
 pub mod apply;
-pub mod backend_rules;
 pub mod client;
+pub mod convert;
 pub mod discover;
 pub mod kinds;
+pub mod nlb;
 pub mod observe;
 pub mod operations;
 pub mod provider;
-pub mod security_group;
 pub mod tags;
-pub mod translate;
 
 pub use client::AwsProvider;
+pub use kinds::{backend_rules, security_group};
+pub use nlb::{annotations, translate};
 
 use crate::error::Result;
 use crate::frontend::Frontend;

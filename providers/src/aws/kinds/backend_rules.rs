@@ -10,9 +10,9 @@
 //! Here: which group each target's rules go to (discover), the desired rules (pure), berth's
 //! rules as they exist (observe), and authorize / revoke (apply).
 
-use super::client::AwsProvider;
-use super::operations as ops;
-use super::{KIND_SG, KIND_SG_INGRESS, KIND_TG};
+use crate::aws::client::AwsProvider;
+use crate::aws::operations as ops;
+use crate::aws::{KIND_SG, KIND_SG_INGRESS, KIND_TG};
 use crate::error::{Error, Result};
 use crate::frontend::ObjectRef;
 use crate::plan::{Observed, ObservedResource, Resource};

@@ -1,7 +1,24 @@
-//! The AWS resource kinds as the engine sees them: creation order, and which properties AWS
+//! The AWS resource kinds: one module per kind, each with its shape as observe reads it from the
+//! SDK, its conversion to SDK requests, its describe calls and its create / update / delete;
+//! and here, the kinds as the engine sees them: creation order, and which properties AWS
 //! changes in place (any other change is refused by the plan, before a call). Properties
 //! compare by their shape: `{Key, Value}` lists (tags, attributes) as subsets, other lists as
 //! multisets.
+
+pub mod backend_rules;
+pub mod listener;
+pub mod listener_rule;
+pub mod load_balancer;
+pub mod security_group;
+pub mod target_group;
+
+// The kinds use each other's conversions (a listener's default actions are a rule's actions,
+// every kind has tags) and the shared helpers.
+pub(crate) use super::convert::*;
+pub(crate) use listener::*;
+pub(crate) use listener_rule::*;
+pub(crate) use load_balancer::*;
+pub(crate) use target_group::*;
 
 use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_SG_INGRESS, KIND_TG};
 use crate::engine::{KindSpec, Kinds};
