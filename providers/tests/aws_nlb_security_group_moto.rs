@@ -271,13 +271,39 @@ async fn source_ranges_are_the_only_sources_the_nlb_admits() {
     assert!(w.reconcile(&fe).await.expect("no-op").is_empty());
     assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
 
-    // Narrowed: one update of the group, as a delta; the NLB is untouched.
+    // Someone adds a rule to berth's group by hand: berth leaves it alone.
+    w.ec2()
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("192.0.2.0/24")
+                        .description("ssh from the office")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a hand-made rule");
+    assert!(w.reconcile(&fe).await.expect("still converged").is_empty());
+
+    // Narrowed: one update of the group, as a delta; the NLB and the hand-made rule untouched.
     fe.source_ranges = vec!["203.0.113.0/24".into()];
     let plan = w.reconcile(&fe).await.expect("narrow");
     assert_eq!(summary(&plan), ["Update SecurityGroup"], "{plan:?}");
     assert_eq!(
         w.rules(&sg).await,
-        set(&[("tcp", 80, "203.0.113.0/24"), ("udp", 53, "203.0.113.0/24")])
+        set(&[
+            ("tcp", 80, "203.0.113.0/24"),
+            ("udp", 53, "203.0.113.0/24"),
+            ("tcp", 22, "192.0.2.0/24")
+        ])
     );
 
     // No ranges any more: open to everyone again (the default).
@@ -285,7 +311,11 @@ async fn source_ranges_are_the_only_sources_the_nlb_admits() {
     w.reconcile(&fe).await.expect("open");
     assert_eq!(
         w.rules(&sg).await,
-        set(&[("tcp", 80, "0.0.0.0/0"), ("udp", 53, "0.0.0.0/0")])
+        set(&[
+            ("tcp", 80, "0.0.0.0/0"),
+            ("udp", 53, "0.0.0.0/0"),
+            ("tcp", 22, "192.0.2.0/24")
+        ])
     );
 
     // Deleted with the Service, after the NLB.

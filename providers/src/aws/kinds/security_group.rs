@@ -47,6 +47,10 @@ pub fn name(cluster: &str, owner: &ObjectRef) -> String {
     }
 }
 
+/// Every ingress rule berth writes in its group starts its description with this; rules
+/// without it were added by someone else and are never revoked.
+pub const RULE_PREFIX: &str = "berth: ";
+
 /// One ingress rule, in the shape observe reads it back: `protocol` (`tcp`, `udp`) on one
 /// listener port from one source, an IPv4 or IPv6 CIDR or a managed prefix list (`pl-…`).
 pub fn ingress_rule(protocol: &str, port: u16, source: &str) -> Value {
@@ -64,7 +68,7 @@ pub fn ingress_rule(protocol: &str, port: u16, source: &str) -> Value {
     m.insert(key.into(), json!(source));
     m.insert(
         "Description".into(),
-        json!(format!("berth: listener port {port}")),
+        json!(format!("{RULE_PREFIX}listener port {port}")),
     );
     Value::Object(m)
 }
@@ -286,8 +290,9 @@ pub(crate) fn sg_tags(sg: &SecurityGroup) -> Tags {
 }
 
 /// A managed security group as the translator describes it: one ingress entry per source
-/// (`{IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6 | SourcePrefixListId, Description?}`),
-/// sorted. Rules that reference other security groups are not read (berth writes none).
+/// (`{IpProtocol, FromPort, ToPort, CidrIp | CidrIpv6 | SourcePrefixListId, Description}`),
+/// sorted; only berth's own rules (description [`RULE_PREFIX`]…), so a rule someone else added
+/// is never revoked. Rules that reference other security groups are not read (berth writes none).
 pub fn sg_resource(sg: &SecurityGroup) -> Resource {
     let name = sg.group_name().unwrap_or_default().to_string();
     let mut m = Map::new();
@@ -324,6 +329,12 @@ pub fn sg_resource(sg: &SecurityGroup) -> Resource {
             }
         }
     }
+    // Only berth's rules: one that someone added to the group by hand is not berth's to revoke.
+    rules.retain(|r| {
+        r.get("Description")
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.starts_with(RULE_PREFIX))
+    });
     rules.sort_by_key(Value::to_string);
     rules.dedup();
     m.insert("SecurityGroupIngress".into(), Value::Array(rules));
@@ -369,8 +380,14 @@ impl AwsProvider {
             .authorize_security_group_ingress()
             .group_id(id)
             .set_ip_permissions(Some(sdk_permissions(rules)));
-        self.call(ops::AUTHORIZE_SECURITY_GROUP_INGRESS, || req.clone().send())
-            .await?;
+        // Duplicate: someone else's rule already admits exactly this (with their description);
+        // the traffic is admitted, and their rule is theirs.
+        self.call_unless(
+            ops::AUTHORIZE_SECURITY_GROUP_INGRESS,
+            &["InvalidPermission.Duplicate"],
+            || req.clone().send(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -574,5 +591,29 @@ mod tests {
         let perms = sdk_permissions(&last);
         assert_eq!(perms[1].ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
         assert_eq!(perms[0].ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+    }
+
+    #[test]
+    fn rules_someone_else_added_to_the_group_are_not_read_so_never_revoked() {
+        use aws_sdk_ec2::types::{IpPermission, IpRange};
+        let range = |cidr: &str, d: &str| IpRange::builder().cidr_ip(cidr).description(d).build();
+        let sg = SecurityGroup::builder()
+            .group_name("k8s-shop-web-1")
+            .group_id("sg-1")
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(80)
+                    .to_port(80)
+                    .ip_ranges(range("10.0.0.0/8", "berth: listener port 80"))
+                    .ip_ranges(range("192.0.2.0/24", "the office, added by hand"))
+                    .build(),
+            )
+            .build();
+        let r = sg_resource(&sg);
+        assert_eq!(
+            r.properties["SecurityGroupIngress"],
+            json!([ingress_rule("tcp", 80, "10.0.0.0/8")]),
+        );
     }
 }
