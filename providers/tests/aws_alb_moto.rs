@@ -740,3 +740,87 @@ async fn an_alb_without_security_groups_gets_a_managed_one() {
     assert!(w.tagged().await.is_empty(), "tagged resources remain");
     assert!(w.sync(&[]).await.expect("delete again").0.is_empty());
 }
+
+/// A listener rule someone else adds to berth's ALB (at a priority berth does not use) is theirs:
+/// berth's plans neither change nor delete it, also when a member goes.
+#[tokio::test]
+async fn a_rule_someone_else_adds_to_the_alb_is_left_alone() {
+    let w = World::new("albsub").await;
+    w.reconcile(vec![member_a(&w)]).await.expect("create");
+    let lb = w
+        .tagged()
+        .await
+        .into_iter()
+        .find(|a| a.contains(":loadbalancer/"))
+        .expect("the ALB");
+    let listener = w
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(&lb)
+        .send()
+        .await
+        .expect("DescribeListeners")
+        .listeners()[0]
+        .listener_arn()
+        .unwrap()
+        .to_string();
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action as ElbAction, ActionTypeEnum, FixedResponseActionConfig, PathPatternConditionConfig,
+        RuleCondition,
+    };
+    w.elb
+        .create_rule()
+        .listener_arn(&listener)
+        .priority(40000)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(
+                    PathPatternConditionConfig::builder()
+                        .values("/ops/*")
+                        .build(),
+                )
+                .build(),
+        )
+        .actions(
+            ElbAction::builder()
+                .r#type(ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    FixedResponseActionConfig::builder()
+                        .status_code("503")
+                        .content_type("text/plain")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("their rule");
+    let theirs = |w: &World| {
+        let listener = listener.clone();
+        let elb = w.elb.clone();
+        async move {
+            elb.describe_rules()
+                .listener_arn(listener)
+                .send()
+                .await
+                .expect("DescribeRules")
+                .rules()
+                .iter()
+                .any(|r| r.priority() == Some("40000"))
+        }
+    };
+    assert_noop(
+        &w,
+        vec![member_a(&w)],
+        "their rule is not berth's to change",
+    );
+    assert!(theirs(&w).await);
+    w.reconcile(vec![member_a(&w), member_b(&w)])
+        .await
+        .expect("a member joins");
+    w.reconcile(vec![member_a(&w)])
+        .await
+        .expect("the member goes");
+    assert!(theirs(&w).await, "their rule survived both");
+}

@@ -853,3 +853,89 @@ async fn attributes_tags_stickiness_proxy_protocol_and_local_health_checks_reach
     assert!(plan.is_empty(), "{plan:#?}");
     assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
 }
+
+/// Listeners someone else adds to berth's NLB are theirs: never deleted, and a conflict when
+/// berth wants their port. Listeners an earlier berth made without ownership tags are adopted
+/// in place (tagged, not recreated).
+#[tokio::test]
+async fn listeners_someone_else_adds_are_left_alone_and_untagged_ones_berth_made_are_adopted() {
+    let w = World::new("sublis").await;
+    let mut fe = w.service("web", &["i-0ddd000000000001"]);
+    fe.ports.truncate(1);
+    // What berth made before it tagged listeners: the same listener without tags.
+    let mut old = w.provider.desired(&fe).await.expect("desired");
+    for r in old.iter_mut().filter(|r| r.kind == KIND_LISTENER) {
+        r.properties.remove("Tags");
+    }
+    w.sync(&fe, &old).await.expect("the old berth's NLB");
+    let lb_arn = w
+        .tagged()
+        .await
+        .into_iter()
+        .find(|(a, _)| a.contains(":loadbalancer/"))
+        .unwrap()
+        .0;
+    let listener = w.listeners(&lb_arn).await[0]
+        .listener_arn()
+        .unwrap()
+        .to_string();
+
+    let plan = w.reconcile(&fe).await.expect("adopt").0;
+    assert_eq!(
+        summary(&plan),
+        ["Update Listener"],
+        "tagged in place: {plan:?}"
+    );
+    assert_eq!(plan.changes[0].changed, ["Tags"]);
+    assert_eq!(
+        w.listeners(&lb_arn).await[0].listener_arn(),
+        Some(listener.as_str())
+    );
+    w.calls.reset();
+    assert!(w.reconcile(&fe).await.expect("converged").0.is_empty());
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+
+    // Someone adds a listener on 9443 (to a target group of theirs): berth leaves it.
+    let their_tg = w
+        .elb
+        .create_target_group()
+        .name(unique("theirs"))
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Tcp)
+        .port(31000)
+        .vpc_id(&w.vpc)
+        .send()
+        .await
+        .expect("CreateTargetGroup")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    let forward = |tg: &str| {
+        aws_sdk_elasticloadbalancingv2::types::Action::builder()
+            .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build()
+    };
+    w.elb
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Tcp)
+        .port(9443)
+        .default_actions(forward(&their_tg))
+        .send()
+        .await
+        .expect("their listener");
+    let plan = w.reconcile(&fe).await.expect("theirs stays").0;
+    assert!(plan.is_empty(), "{plan:?}");
+    assert_eq!(w.listeners(&lb_arn).await.len(), 2);
+
+    // berth now wants 9443 too: their listener is a conflict, never taken over.
+    fe.ports.push(tcp_port("alt", 9443, 30943));
+    w.calls.reset();
+    let err = w.reconcile(&fe).await.expect_err("their port");
+    assert!(
+        matches!(&err, Error::Conflict { kind, .. } if kind == KIND_LISTENER),
+        "{err}"
+    );
+    assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
+}

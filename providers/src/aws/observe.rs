@@ -115,6 +115,41 @@ impl AwsProvider {
         Ok(owned)
     }
 
+    /// The listeners and rules of our load balancers that are ours: those carrying our
+    /// ownership tags (one DescribeTags per 20), and — made by berth before it tagged them —
+    /// untagged ones the desired state names whose forwards go only to our target groups (their
+    /// tags are added by the update). Others are someone else's: left alone, and a conflict if
+    /// berth wants their name.
+    async fn sub_resources_of(
+        &self,
+        scope: &Scope<'_>,
+        our_tgs: &BTreeSet<&str>,
+        candidates: impl Iterator<Item = ObservedResource>,
+        observed: &mut Observed,
+    ) -> Result<Vec<ObservedResource>> {
+        let candidates: Vec<ObservedResource> = candidates.collect();
+        let arns: Vec<String> = candidates.iter().map(|o| o.id.clone()).collect();
+        let tags = self.tags_of(&arns).await?;
+        let mut out = Vec::new();
+        for mut o in candidates {
+            let t = tags.get(&o.id).cloned().unwrap_or_default();
+            let (kind, name) = (o.resource.kind.clone(), o.resource.name.clone());
+            let wanted = scope.wanted.get(&kind, &name).is_some();
+            if tags::owned_by_owner(&t, scope.cluster, scope.owner) {
+                o.resource.properties.insert("Tags".into(), tags_value(&t));
+                out.push(o);
+            } else if !t.contains_key(tags::MANAGED_BY)
+                && wanted
+                && forwards_only_to(&Value::Object(o.resource.properties.clone()), our_tgs)
+            {
+                out.push(o);
+            } else if wanted {
+                observed.foreign.insert((kind, name), o.id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Our resources for `owner`, and same-named resources that are not ours.
     pub async fn observe_owned(
         &self,
@@ -210,6 +245,18 @@ impl AwsProvider {
                 listeners.push(ours(l_arn, listener_resource(name, &l, certs.as_deref())));
             }
         }
+        let our_tgs: BTreeSet<&str> = owned_tgs
+            .iter()
+            .filter_map(|(tg, _)| tg.target_group_arn())
+            .collect();
+        let subs = self
+            .sub_resources_of(
+                &scope,
+                &our_tgs,
+                listeners.into_iter().chain(rules),
+                &mut observed,
+            )
+            .await?;
         for (tg, t) in &owned_tgs {
             let arn = tg.target_group_arn().unwrap_or_default().to_string();
             let name = tg.target_group_name().unwrap_or_default();
@@ -228,9 +275,20 @@ impl AwsProvider {
                 tg_resource(tg, t, attrs.as_deref(), targets.as_deref()),
             ));
         }
-        observed.resources.extend(listeners);
-        observed.resources.extend(rules);
+        observed.resources.extend(subs);
         Ok(observed)
+    }
+}
+
+/// Whether every target group a listener's or rule's actions forward to is one of ours.
+fn forwards_only_to(v: &Value, ours: &BTreeSet<&str>) -> bool {
+    match v {
+        Value::Object(m) => m.iter().all(|(k, x)| match (k.as_str(), x) {
+            ("TargetGroupArn", Value::String(arn)) => ours.contains(arn.as_str()),
+            _ => forwards_only_to(x, ours),
+        }),
+        Value::Array(a) => a.iter().all(|x| forwards_only_to(x, ours)),
+        _ => true,
     }
 }
 

@@ -124,6 +124,13 @@ const LB_AND_TG_ARNS: [&str; 3] = [
     "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
 ];
 
+const LISTENER_AND_RULE_ARNS: [&str; 4] = [
+    "arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*",
+    "arn:aws:elasticloadbalancing:*:*:listener/app/*/*/*",
+    "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*/*",
+    "arn:aws:elasticloadbalancing:*:*:listener-rule/app/*/*/*/*",
+];
+
 const SECURITY_GROUP_ARN: &str = "arn:aws:ec2:*:*:security-group/*";
 const VPC_ARN: &str = "arn:aws:ec2:*:*:vpc/*";
 
@@ -175,6 +182,11 @@ pub fn iam_policy(cluster: &str) -> Value {
         json!({"Sid": "Targets", "Effect": "Allow", "Action": actions(Scope::TargetRegistration),
                "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"}),
         json!({"Sid": "Listeners", "Effect": "Allow", "Action": actions(Scope::Listener), "Resource": "*"}),
+        // Listeners and rules carry berth's ownership tags (set at creation, or added to the
+        // untagged ones an earlier berth made); like the listener calls, ELBv2 offers no tag
+        // condition that would let berth tag its new listeners, so this is scoped by type.
+        json!({"Sid": "TagListenersAndRules", "Effect": "Allow", "Action": [ADD_TAGS.iam_action()],
+               "Resource": LISTENER_AND_RULE_ARNS}),
     ];
     json!({"Version": "2012-10-17", "Statement": statements})
 }

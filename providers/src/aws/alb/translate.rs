@@ -903,6 +903,12 @@ fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Resource> {
             _ => default_action.clone(),
         };
         m.insert("DefaultActions".into(), Value::Array(actions));
+        // Ownership marks: listeners and rules someone else adds to the ALB carry none and are
+        // left alone.
+        m.insert(
+            "Tags".into(),
+            tags::owner_tags(&group.cluster, owner, "Listener", &BTreeMap::new()),
+        );
         out.push(Resource {
             kind: KIND_LISTENER.into(),
             name: l_name.clone(),
@@ -918,6 +924,10 @@ fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Resource> {
             p.insert("Priority".into(), json!(i + 1));
             p.insert("Conditions".into(), Value::Array(r.conditions.clone()));
             p.insert("Actions".into(), Value::Array(r.actions.clone()));
+            p.insert(
+                "Tags".into(),
+                tags::owner_tags(&group.cluster, owner, "ListenerRule", &BTreeMap::new()),
+            );
             listener_rules.push(Resource {
                 kind: KIND_RULE.into(),
                 name: rule_name(&l_name, &r.conditions),

@@ -75,7 +75,8 @@ impl AwsProvider {
             .set_certificates(certs.first().map(|a| vec![cert(a)]))
             .set_ssl_policy(str_of(p, "SslPolicy").map(String::from))
             .set_alpn_policy(strings_of(p.get("AlpnPolicy")))
-            .set_default_actions(Some(sdk_actions(p, "DefaultActions")));
+            .set_default_actions(Some(sdk_actions(p, "DefaultActions")))
+            .set_tags(Some(sdk_tags(&pairs(Some(p), "Tags"))).filter(|t| !t.is_empty()));
         let out = self
             .call(ops::CREATE_LISTENER, || req.clone().send())
             .await?;
@@ -108,6 +109,12 @@ impl AwsProvider {
         p: &Map<String, Value>,
     ) -> Result<()> {
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
+        if changed("Tags") {
+            self.add_tags(arn, p, c.current.as_ref()).await?;
+            if c.changed.iter().all(|k| k == "Tags") {
+                return Ok(());
+            }
+        }
         let certs = certificate_arns(Some(p));
         let mut req = self.elb.modify_listener().listener_arn(arn);
         // Only what changed (a protocol is sent only when it changes: some emulators refuse

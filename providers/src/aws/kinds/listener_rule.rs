@@ -437,7 +437,8 @@ impl AwsProvider {
             .listener_arn(required(c, p, "ListenerArn")?)
             .priority(priority)
             .set_conditions(Some(sdk_conditions(p)))
-            .set_actions(Some(sdk_actions(p, "Actions")));
+            .set_actions(Some(sdk_actions(p, "Actions")))
+            .set_tags(Some(sdk_tags(&pairs(Some(p), "Tags"))).filter(|t| !t.is_empty()));
         let out = self.call(ops::CREATE_RULE, || req.clone().send()).await?;
         returned(
             "CreateRule",
@@ -454,6 +455,9 @@ impl AwsProvider {
         p: &Map<String, Value>,
     ) -> Result<()> {
         let changed = |k: &str| c.changed.iter().any(|x| x == k);
+        if changed("Tags") {
+            self.add_tags(arn, p, c.current.as_ref()).await?;
+        }
         if !changed("Conditions") && !changed("Actions") {
             return Ok(());
         }

@@ -61,11 +61,13 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
             "SslPolicy",
             "AlpnPolicy",
             "DefaultActions",
+            "Tags",
         ]),
         KindSpec::new(KIND_RULE).parent(KIND_LISTENER).mutable(&[
             "Priority",
             "Conditions",
             "Actions",
+            "Tags",
         ]),
         // A rule in a security group that is not berth's: only berth's own rules are observed.
         KindSpec::new(KIND_SG_INGRESS).mutable(&["Description"]),

@@ -110,6 +110,11 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
             "DefaultActions".into(),
             json!([{"Type": "forward", "TargetGroupArn": {"Ref": tg.name}}]),
         );
+        // Ownership marks: a listener someone else adds to the NLB carries none and is left alone.
+        m.insert(
+            "Tags".into(),
+            tags::resource_tags(fe, "Listener", &BTreeMap::new()),
+        );
         lis.push(Resource {
             kind: KIND_LISTENER.into(),
             name: listener_name(&lb_name, l.port.port),
