@@ -814,7 +814,8 @@ async fn a_rule_someone_else_adds_to_the_alb_is_left_alone() {
         &w,
         vec![member_a(&w)],
         "their rule is not berth's to change",
-    );
+    )
+    .await;
     assert!(theirs(&w).await);
     w.reconcile(vec![member_a(&w), member_b(&w)])
         .await
