@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
+        .join("../testdata/aws")
         .join(name)
 }
 

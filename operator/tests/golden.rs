@@ -1,17 +1,19 @@
-//! Golden plans: every `testdata/*.yaml` planned offline (the `berth plan -o json` path) must equal
-//! `testdata/*.plan.json`; the errors of invalid objects must equal `testdata/*.error.txt` (an
-//! Ingress group with a rejected member has both: the plan of the rest, and the member's error).
+//! Golden plans, per cloud: every `testdata/<cloud>/*.yaml` planned offline (the `berth plan -o
+//! json` path) must equal `*.plan.json`; the errors of invalid objects must equal `*.error.txt`
+//! (an Ingress group with a rejected member has both: the plan of the rest, and the member's
+//! error). A case with a `*.observed.json` (the cloud's state, in the shape observe returns) is
+//! planned against it instead of an empty cloud: updates, no-ops, refused immutable changes.
 //! Regenerate after an intended change with `BERTH_UPDATE_GOLDEN=1 cargo test -p berth --test golden`
 //! and review the diff.
 
-use berth::cli::plan::plan_offline;
+use berth::cli::plan::{plan_offline, plan_offline_against};
 use berth::gather::Selection;
 use berth::manifests::Manifests;
 use berth::render;
 use std::path::{Path, PathBuf};
 
 fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/aws")
 }
 
 #[test]
@@ -30,7 +32,15 @@ fn golden_plans() {
     let mut failures = Vec::new();
     for input in &inputs {
         let manifests = Manifests::read_files(&[input]).unwrap();
-        let planned = plan_offline(&manifests, &Selection::default(), "demo");
+        let observed_path = input.with_extension("observed.json");
+        let planned = if observed_path.exists() {
+            let observed: providers::Observed =
+                serde_json::from_str(&std::fs::read_to_string(&observed_path).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", observed_path.display()));
+            plan_offline_against(&manifests, &Selection::default(), "demo", &observed)
+        } else {
+            plan_offline(&manifests, &Selection::default(), "demo")
+        };
         assert!(
             !planned.is_empty(),
             "{}: no Service or Ingress selected",

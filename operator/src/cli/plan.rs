@@ -184,12 +184,22 @@ pub fn plan_offline(
     selection: &gather::Selection,
     cluster: &str,
 ) -> Vec<Planned> {
-    let mut out = plan_services_offline(manifests, selection, cluster);
+    plan_offline_against(manifests, selection, cluster, &Observed::default())
+}
+
+/// Offline planning against a given observed state (the goldens' `case.observed.json`): what
+/// `berth run` would change if the cloud held exactly that. Pure.
+pub fn plan_offline_against(
+    manifests: &Manifests,
+    selection: &gather::Selection,
+    cluster: &str,
+    observed: &Observed,
+) -> Vec<Planned> {
+    let mut out = plan_services_offline(manifests, selection, cluster, observed);
     for group in snapshot(manifests, cluster).groups(&ingress_selection()) {
         let d = providers::aws::alb::desired_group(&group, &Default::default());
         let result = if d.converge() {
-            providers::aws::alb::plan(&d.resources, &Observed::default())
-                .map(|p| (Some(p), d.rejected))
+            providers::aws::alb::plan(&d.resources, observed).map(|p| (Some(p), d.rejected))
         } else {
             Ok((None, d.rejected))
         };
@@ -213,13 +223,14 @@ fn plan_services_offline(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,
+    observed: &Observed,
 ) -> Vec<Planned> {
     selected(manifests, selection)
         .map(|svc| {
             let slices = manifests.slices_for(svc);
             let result = gather::frontend(svc, Some(&slices), &manifests.nodes, cluster)
                 .and_then(|fe| providers::aws::desired(&fe, &Default::default()))
-                .and_then(|desired| providers::aws::plan(&desired, &Observed::default()))
+                .and_then(|desired| providers::aws::plan(&desired, observed))
                 .map_err(|e| e.to_string());
             Planned {
                 object: gather::object_ref(svc),

@@ -40,5 +40,44 @@ pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<R
 
 pub fn plan(desired: &[Resource], observed: &Observed) -> Result<Plan> {
     let desired = security_group::for_existing_nlbs(desired, observed)?;
-    crate::engine::diff::diff(&desired, observed, &kinds::KINDS)
+    crate::engine::diff::diff(&desired, observed, &kinds::KINDS).map_err(|e| named(e, &desired))
+}
+
+/// Names the owner (from the stack tag of the desired resources) in a refusal the engine made.
+pub(crate) fn named(e: crate::Error, desired: &[Resource]) -> crate::Error {
+    let crate::Error::NeedsReplacement {
+        object,
+        kind,
+        name,
+        id,
+        why,
+    } = e
+    else {
+        return e;
+    };
+    let stack = |key: &str, what: &str| {
+        desired.iter().find_map(|r| {
+            let t = r
+                .properties
+                .get("Tags")?
+                .as_array()?
+                .iter()
+                .find(|t| t.get("Key").and_then(serde_json::Value::as_str) == Some(key))?;
+            Some(format!("{what} {}", t.get("Value")?.as_str()?))
+        })
+    };
+    let object = if object.is_empty() {
+        stack(tags::STACK, "Service")
+            .or_else(|| stack(tags::INGRESS_STACK, "Ingress group"))
+            .unwrap_or_default()
+    } else {
+        object
+    };
+    crate::Error::NeedsReplacement {
+        object,
+        kind,
+        name,
+        id,
+        why,
+    }
 }

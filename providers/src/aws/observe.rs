@@ -455,10 +455,10 @@ mod tests {
             }
         }
         let goldens = [
-            include_str!("../../../testdata/alb-actions.plan.json"),
-            include_str!("../../../testdata/alb-basic.plan.json"),
-            include_str!("../../../testdata/alb-group.plan.json"),
-            include_str!("../../../testdata/alb-group-isolation.plan.json"),
+            include_str!("../../../testdata/aws/alb-actions.plan.json"),
+            include_str!("../../../testdata/aws/alb-basic.plan.json"),
+            include_str!("../../../testdata/aws/alb-group.plan.json"),
+            include_str!("../../../testdata/aws/alb-group-isolation.plan.json"),
         ];
         let mut seen = BTreeSet::new();
         for g in goldens {

@@ -20,4 +20,5 @@ pub fn plan(
     observed: &crate::plan::Observed,
 ) -> crate::error::Result<crate::plan::Plan> {
     crate::engine::diff::diff(desired, observed, &crate::aws::kinds::KINDS)
+        .map_err(|e| crate::aws::named(e, desired))
 }
