@@ -46,6 +46,16 @@ impl Error {
         }
     }
 
+    /// Whether a retry with backoff can help (see [`providers::Error::retry_soon`]).
+    pub fn retry_soon(&self) -> bool {
+        match self {
+            Error::Provider(e) => e.retry_soon(),
+            // Not loaded yet (policies), a finalizer write: worth retrying.
+            Error::Kube { .. } | Error::Config(_) => true,
+            Error::Manifest { .. } | Error::Policy(_) => false,
+        }
+    }
+
     /// CamelCase reason for Events and conditions.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -40,6 +40,10 @@ pub enum Error {
         id: String,
         why: String,
     },
+    /// berth itself is wrong: a plan it made cannot be carried out. Reported (please file it),
+    /// retried slowly: a fast retry would fail the same way.
+    #[error("berth bug: {0}")]
+    Bug(String),
     /// Something berth needs to know is not available (e.g. EndpointSlices for ip targets).
     #[error("{0}")]
     Unavailable(String),
@@ -61,6 +65,7 @@ impl Error {
             Error::InvalidField { .. } => "InvalidField",
             Error::Conflict { .. } => "NameConflict",
             Error::NeedsReplacement { .. } => "ReplacementNeeded",
+            Error::Bug(_) => "BerthBug",
             Error::Unavailable(_) => "Unavailable",
             Error::Cloud { .. } => "CloudAPIError",
         }
@@ -75,6 +80,18 @@ impl Error {
                 | Error::Conflict { .. }
                 | Error::NeedsReplacement { .. }
         )
+    }
+
+    /// Whether retrying soon (with backoff) can help: the cloud said so (throttling, 5xx,
+    /// timeouts, a stale version), or something berth waits for is not there yet. Errors in the
+    /// input, a cloud refusal that is not retryable (access denied, a validation error) and
+    /// berth's own bugs wait for a change, or a slow requeue.
+    pub fn retry_soon(&self) -> bool {
+        match self {
+            Error::Cloud { retryable, .. } => *retryable,
+            Error::Unavailable(_) => true,
+            _ => false,
+        }
     }
 
     pub fn cloud(

@@ -557,7 +557,7 @@ fn conflict(e: &Error) -> bool {
 pub fn error_policy(group: Arc<IngressGroupRef>, err: &Error, ctx: Arc<IngressContext>) -> Action {
     if conflict(err) {
         Action::requeue(CONFLICT_REQUEUE)
-    } else if err.is_user_error() {
+    } else if err.is_user_error() || !err.retry_soon() {
         Action::requeue(super::service::USER_ERROR_REQUEUE)
     } else {
         let k = IngressContext::failure_key(&GroupKey::of(&group));

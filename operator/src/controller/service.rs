@@ -106,10 +106,11 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action> {
     .await
 }
 
-/// The error policy: user errors wait for the object to change (or a slow requeue), others back
-/// off exponentially per object.
+/// The error policy: user errors, and cloud refusals a retry cannot fix (not retryable: access
+/// denied, validation), wait for the object to change (or a slow requeue); the others back off
+/// exponentially per object.
 pub fn error_policy(svc: Arc<Service>, err: &Error, ctx: Arc<Context>) -> Action {
-    if err.is_user_error() {
+    if err.is_user_error() || !err.retry_soon() {
         Action::requeue(USER_ERROR_REQUEUE)
     } else {
         Action::requeue(backoff(ctx.failed(&key(&svc))))

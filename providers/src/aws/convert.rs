@@ -38,12 +38,8 @@ pub(crate) fn entries<'a, T, C: FromIterator<T>>(
 }
 
 pub(crate) fn required<'a>(c: &Change, p: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
-    str_of(p, key).ok_or_else(|| {
-        Error::Unavailable(format!(
-            "plan: {} {} has no {key} (a berth bug)",
-            c.kind, c.name
-        ))
-    })
+    str_of(p, key)
+        .ok_or_else(|| Error::Bug(format!("the plan's {} {} has no {key}", c.kind, c.name)))
 }
 
 /// `[{Key, Value}]` -> pairs (in order).

@@ -308,6 +308,37 @@ async fn cloud_errors_back_off_exponentially_per_object_and_reset_on_success() {
 }
 
 #[tokio::test]
+async fn a_cloud_refusal_a_retry_cannot_fix_waits_like_a_user_error() {
+    let h = harness(&["n1"]);
+    let svc = service(ours());
+    for (err, want) in [
+        (
+            providers::Error::cloud("CreateLoadBalancer", "AccessDenied: not authorized", false),
+            300,
+        ),
+        (
+            providers::Error::Bug("the plan's X y has no Name".into()),
+            300,
+        ),
+        (
+            providers::Error::cloud("CreateLoadBalancer", "Throttling", true),
+            5,
+        ),
+        (
+            providers::Error::Unavailable("pod IPs not known yet".into()),
+            10,
+        ),
+    ] {
+        let err: crate::error::Error = err.into();
+        assert_eq!(
+            error_policy(svc.clone(), &err, h.ctx.clone()),
+            Action::requeue(Duration::from_secs(want)),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn deletion_deletes_the_cloud_resources_before_the_finalizer_goes() {
     let h = harness(&["n1"]);
     reconcile(service(ours()), h.ctx.clone()).await.unwrap();

@@ -376,8 +376,8 @@ fn permission(p: &Map<String, Value>) -> Result<(String, IpPermission)> {
         n("ToPort"),
         s("SourceSecurityGroupId"),
     ) else {
-        return Err(Error::Unavailable(format!(
-            "berth bug: an incomplete {KIND_SG_INGRESS}: {p:?}"
+        return Err(Error::Bug(format!(
+            "an incomplete {KIND_SG_INGRESS}: {p:?}"
         )));
     };
     let perm = IpPermission::builder()

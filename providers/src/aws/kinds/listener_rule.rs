@@ -426,8 +426,8 @@ impl AwsProvider {
     /// CreateRule (no tags: a rule is ours because its listener is).
     pub(crate) async fn create_rule(&self, c: &Change, p: &Map<String, Value>) -> Result<String> {
         let priority = int_of(p, "Priority").ok_or_else(|| {
-            Error::Unavailable(format!(
-                "plan: {} {} has no numeric Priority (a berth bug)",
+            Error::Bug(format!(
+                "the plan's {} {} has no numeric Priority",
                 c.kind, c.name
             ))
         })?;
