@@ -93,20 +93,24 @@ impl World {
 
     /// The security group IDs of this test's NLBs, by name.
     async fn nlbs(&self) -> Vec<(String, Vec<String>)> {
-        let ours: BTreeSet<String> = support::tagged(&self.elb(), &self.cluster)
+        let ours: Vec<String> = support::tagged(&self.elb(), &self.cluster)
             .await
             .into_iter()
             .map(|(a, _)| a)
+            .filter(|a| a.contains(":loadbalancer/"))
             .collect();
+        if ours.is_empty() {
+            return Vec::new();
+        }
         let out = self
             .elb()
             .describe_load_balancers()
+            .set_load_balancer_arns(Some(ours))
             .send()
             .await
             .expect("DescribeLoadBalancers");
         out.load_balancers()
             .iter()
-            .filter(|l| l.load_balancer_arn().is_some_and(|a| ours.contains(a)))
             .map(|l| {
                 (
                     l.load_balancer_name().unwrap_or_default().to_string(),

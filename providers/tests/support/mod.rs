@@ -118,27 +118,49 @@ pub async fn tagged(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     cluster: &str,
 ) -> Vec<(String, BTreeMap<String, String>)> {
+    // Every page: a moto that has served many runs holds more than one page of them.
     let mut arns: Vec<String> = Vec::new();
-    let lbs = elb
-        .describe_load_balancers()
-        .send()
-        .await
-        .expect("DescribeLoadBalancers");
-    arns.extend(
-        lbs.load_balancers()
-            .iter()
-            .filter_map(|l| l.load_balancer_arn().map(String::from)),
-    );
-    let tgs = elb
-        .describe_target_groups()
-        .send()
-        .await
-        .expect("DescribeTargetGroups");
-    arns.extend(
-        tgs.target_groups()
-            .iter()
-            .filter_map(|t| t.target_group_arn().map(String::from)),
-    );
+    let mut marker: Option<String> = None;
+    for _ in 0..1000 {
+        let lbs = elb
+            .describe_load_balancers()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .expect("DescribeLoadBalancers");
+        arns.extend(
+            lbs.load_balancers()
+                .iter()
+                .filter_map(|l| l.load_balancer_arn().map(String::from)),
+        );
+        marker = lbs
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(String::from);
+        if marker.is_none() {
+            break;
+        }
+    }
+    for _ in 0..1000 {
+        let tgs = elb
+            .describe_target_groups()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .expect("DescribeTargetGroups");
+        arns.extend(
+            tgs.target_groups()
+                .iter()
+                .filter_map(|t| t.target_group_arn().map(String::from)),
+        );
+        marker = tgs
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(String::from);
+        if marker.is_none() {
+            break;
+        }
+    }
     let mut out = Vec::new();
     for batch in arns.chunks(20) {
         let t = elb
