@@ -156,6 +156,17 @@ pub(crate) fn ours(id: impl Into<String>, resource: Resource) -> ObservedResourc
     }
 }
 
+/// The value of tag `key` in a resource's `Tags` property (`[{Key, Value}]`).
+pub fn tag_value<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
+    r.properties
+        .get("Tags")?
+        .as_array()?
+        .iter()
+        .find(|t| t.get("Key").and_then(Value::as_str) == Some(key))?
+        .get("Value")?
+        .as_str()
+}
+
 pub(crate) fn ec2_filter(name: &str, values: Vec<String>) -> Filter {
     Filter::builder()
         .name(name)

@@ -39,7 +39,8 @@ pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<R
 }
 
 pub fn plan(desired: &[Resource], observed: &Observed) -> Result<Plan> {
-    let desired = security_group::for_existing_nlbs(desired, observed)?;
+    let desired =
+        security_group::for_existing_nlbs(desired, observed).map_err(|e| named(e, desired))?;
     crate::engine::diff::diff(&desired, observed, &kinds::KINDS).map_err(|e| named(e, &desired))
 }
 
@@ -56,15 +57,10 @@ pub(crate) fn named(e: crate::Error, desired: &[Resource]) -> crate::Error {
         return e;
     };
     let stack = |key: &str, what: &str| {
-        desired.iter().find_map(|r| {
-            let t = r
-                .properties
-                .get("Tags")?
-                .as_array()?
-                .iter()
-                .find(|t| t.get("Key").and_then(serde_json::Value::as_str) == Some(key))?;
-            Some(format!("{what} {}", t.get("Value")?.as_str()?))
-        })
+        desired
+            .iter()
+            .find_map(|r| convert::tag_value(r, key))
+            .map(|v| format!("{what} {v}"))
     };
     let object = if object.is_empty() {
         stack(tags::STACK, "Service")

@@ -292,11 +292,6 @@ fn forwards_only_to(v: &Value, ours: &BTreeSet<&str>) -> bool {
     }
 }
 
-/// The IDs observe vouched for (apply acts on nothing else).
-pub fn owned_ids(observed: &Observed) -> BTreeSet<&str> {
-    observed.resources.iter().map(|o| o.id.as_str()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

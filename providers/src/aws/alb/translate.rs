@@ -20,7 +20,7 @@
 use super::annotations::{self as ann, HcPort, IngressSettings, ListenProtocol, TgSettings};
 use super::rules::{self, ActionSpec, ForwardTarget};
 use crate::aws::security_group::{self as sg, dualstack};
-use crate::aws::translate::{instance_id, listener_name, AwsFacts};
+use crate::aws::translate::{instance_targets, listener_name, AwsFacts};
 use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};
 use crate::error::{Error, Result};
 use crate::frontend::{FrontendKind, ObjectRef};
@@ -585,15 +585,7 @@ fn target_group(
             value: format!("{}:{}", b.service, port_str(&b.port)),
             expected: format!("instance targets need a NodePort, and Service {svc_ref} port {} has none: make the Service type NodePort or LoadBalancer, or set {}{}: ip", sp.port, ann::PREFIX, ann::TARGET_TYPE),
         })?;
-        let mut t: Vec<(String, u16)> = group
-            .nodes
-            .iter()
-            .filter_map(|n| instance_id(n.provider_id.as_deref()?))
-            .map(|id| (id, node_port))
-            .collect();
-        t.sort();
-        t.dedup();
-        (node_port, t)
+        (node_port, instance_targets(&group.nodes, node_port))
     } else {
         if let Some(why) = &group.endpoints_unavailable {
             return Err(Error::Unavailable(format!(

@@ -10,13 +10,14 @@
 //! Here: which group each target's rules go to (discover), the desired rules (pure), berth's
 //! rules as they exist (observe), and authorize / revoke (apply).
 
+use super::ec2_filter;
 use crate::aws::client::AwsProvider;
 use crate::aws::operations as ops;
 use crate::aws::{KIND_SG, KIND_SG_INGRESS, KIND_TG};
 use crate::error::{Error, Result};
 use crate::frontend::ObjectRef;
 use crate::plan::{Observed, ObservedResource, Resource};
-use aws_sdk_ec2::types::{Filter, IpPermission, SecurityGroup, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, SecurityGroup, UserIdGroupPair};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,13 +134,6 @@ fn choose(
     }
 }
 
-fn filter(name: &str, values: Vec<String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values))
-        .build()
-}
-
 impl AwsProvider {
     /// The security group each target's rules go to: for instances, their primary network
     /// interface's groups (DescribeInstances); for pod IPs, the groups of the network interface
@@ -201,7 +195,7 @@ impl AwsProvider {
                     |token| {
                         self.ec2
                             .describe_network_interfaces()
-                            .filters(filter("addresses.private-ip-address", ips.to_vec()))
+                            .filters(ec2_filter("addresses.private-ip-address", ips.to_vec()))
                             .set_next_token(token)
                             .send()
                     },
@@ -238,18 +232,10 @@ impl AwsProvider {
         let tagged: BTreeSet<String> = if all.is_empty() {
             BTreeSet::new()
         } else {
-            self.all_pages(
-                ops::DESCRIBE_SECURITY_GROUPS,
-                |token| {
-                    self.ec2
-                        .describe_security_groups()
-                        .filters(filter("group-id", all.iter().cloned().collect()))
-                        .filters(filter("tag-key", vec![key.clone()]))
-                        .set_next_token(token)
-                        .send()
-                },
-                |p| (p.security_groups, p.next_token),
-            )
+            self.security_groups(vec![
+                ec2_filter("group-id", all.iter().cloned().collect()),
+                ec2_filter("tag-key", vec![key.clone()]),
+            ])
             .await?
             .iter()
             .filter_map(|g| g.group_id().map(String::from))
@@ -272,20 +258,10 @@ impl AwsProvider {
             return Ok(());
         }
         let groups = self
-            .all_pages(
-                ops::DESCRIBE_SECURITY_GROUPS,
-                |token| {
-                    self.ec2
-                        .describe_security_groups()
-                        .filters(filter(
-                            "ip-permission.group-id",
-                            sources.iter().cloned().collect(),
-                        ))
-                        .set_next_token(token)
-                        .send()
-                },
-                |p| (p.security_groups, p.next_token),
-            )
+            .security_groups(vec![ec2_filter(
+                "ip-permission.group-id",
+                sources.iter().cloned().collect(),
+            )])
             .await?;
         for g in &groups {
             observed.resources.extend(rules_of(g, &sources));

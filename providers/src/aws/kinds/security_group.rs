@@ -169,9 +169,9 @@ pub fn for_existing_nlbs(desired: &[Resource], observed: &Observed) -> Result<Ve
             }
             continue;
         }
-        let owner = tag(lb, tags::STACK).unwrap_or_default();
+        // The owner is named by `aws::plan` (from the stack tag), as for every refusal of a plan.
         return Err(Error::NeedsReplacement {
-            object: format!("Service {owner}"),
+            object: String::new(),
             kind: KIND_LB.into(),
             name: lb.name.clone(),
             id: current.id.clone(),
@@ -179,16 +179,6 @@ pub fn for_existing_nlbs(desired: &[Resource], observed: &Observed) -> Result<Ve
         });
     }
     Ok(out)
-}
-
-fn tag<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
-    r.properties
-        .get("Tags")?
-        .as_array()?
-        .iter()
-        .find(|t| t.get("Key").and_then(Value::as_str) == Some(key))?
-        .get("Value")?
-        .as_str()
 }
 
 pub fn dualstack(ip_address_type: Option<&str>) -> bool {

@@ -179,10 +179,9 @@ fn managed_security_group(
 /// (instance targets) or the ready pod IPs (ip targets).
 pub fn target_ids(fe: &Frontend, a: &NlbAnnotations) -> (Vec<String>, Vec<String>) {
     let mut ids: Vec<String> = match a.target_type {
-        TargetType::Instance => fe
-            .nodes
-            .iter()
-            .filter_map(|n| instance_id(n.provider_id.as_deref()?))
+        TargetType::Instance => instance_targets(&fe.nodes, 0)
+            .into_iter()
+            .map(|(id, _)| id)
             .collect(),
         TargetType::Ip => fe
             .ports
@@ -315,15 +314,7 @@ fn target_group(
                 value: "unset".into(),
                 expected: "instance targets need a NodePort: set spec.allocateLoadBalancerNodePorts to true, or use the annotation aws-load-balancer-nlb-target-type: ip".into(),
             })?;
-            let mut t: Vec<(String, u16)> = fe
-                .nodes
-                .iter()
-                .filter_map(|n| instance_id(n.provider_id.as_deref()?))
-                .map(|id| (id, node_port))
-                .collect();
-            t.sort();
-            t.dedup();
-            (node_port, t)
+            (node_port, instance_targets(&fe.nodes, node_port))
         }
         TargetType::Ip => {
             if let Some(why) = &fe.endpoints_unavailable {
@@ -480,6 +471,19 @@ fn health_check(fe: &Frontend, a: &NlbAnnotations, m: &mut Map<String, Value>) -
         );
     }
     Ok(())
+}
+
+/// The EC2 instances of `nodes` on `port`, sorted, each once (nodes that are not EC2 instances
+/// cannot be instance targets).
+pub fn instance_targets(nodes: &[crate::frontend::Node], port: u16) -> Vec<(String, u16)> {
+    let mut t: Vec<(String, u16)> = nodes
+        .iter()
+        .filter_map(|n| instance_id(n.provider_id.as_deref()?))
+        .map(|id| (id, port))
+        .collect();
+    t.sort();
+    t.dedup();
+    t
 }
 
 /// `aws:///us-east-1a/i-0123456789abcdef0` -> `i-0123456789abcdef0`. Nodes that are not EC2
