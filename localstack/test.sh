@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command:  bash localstack/test.sh [CARGO TEST ARGS...]
 #
-# Installs missing system packages, starts the local environment (localstack/up.sh), runs
+# Installs missing system packages, builds berth with each cloud feature alone
+# (localstack/check-features.sh), starts the local environment (localstack/up.sh), runs
 #   cargo test --workspace --all-features --locked [ARGS...] -- --test-threads=2
 # against it, then the Helm chart's tests (pytest helm/tests, in the venv of helm-venv.sh), and
 # always stops the environment at the end. Exit code: non-zero if either failed (pytest's
@@ -48,6 +49,9 @@ trap 'on_signal 143' TERM
 bash "$HERE/deps.sh"
 command -v cargo >/dev/null 2>&1 \
   || die "cargo not found in PATH; install the Rust toolchain (rustup) or add ~/.cargo/bin to PATH"
+
+# Each cloud feature alone must build (a cloud-neutral operator); before the environment starts.
+bash "$HERE/check-features.sh"
 
 ENV_FILE="$(bash "$HERE/up.sh" "$STATE_DIR" | tail -n 1)"
 [[ -f "$ENV_FILE" ]] || die "up.sh did not produce an env file (got '$ENV_FILE')"

@@ -12,6 +12,7 @@ use providers::frontend::{
     Endpoint, Frontend, Node, ObjectRef, Protocol, ServicePort, TrafficPolicy,
     SOURCE_RANGES_ANNOTATION,
 };
+use providers::profile::Profile;
 use providers::Error;
 
 /// Label that keeps a node out of every load balancer's targets (upstream Kubernetes meaning).
@@ -20,27 +21,48 @@ pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-b
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Which Services this berth acts on.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Selection {
+    /// The cloud: its legacy selection annotations, finalizer, policy vocabulary.
+    pub profile: &'static Profile,
     /// `spec.loadBalancerClass` values berth serves.
     pub classes: Vec<String>,
     /// Also serve LoadBalancer Services with no class (berth is the cluster's default).
     pub default_class: bool,
 }
 
-impl Default for Selection {
-    fn default() -> Self {
-        Selection {
-            classes: vec!["berth.dev/aws-nlb".into(), "service.k8s.aws/nlb".into()],
-            default_class: false,
-        }
+impl std::fmt::Debug for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selection")
+            .field("cloud", &self.profile.cloud)
+            .field("classes", &self.classes)
+            .field("default_class", &self.default_class)
+            .finish()
     }
 }
 
-/// The `aws-load-balancer-type` values that hand a class-less Service to an NLB controller.
-const NLB_TYPE_VALUES: [&str; 2] = ["external", "nlb-ip"];
+impl Default for Selection {
+    /// The build's default cloud with its default classes.
+    fn default() -> Self {
+        Selection::of(providers::profile::default_profile())
+    }
+}
 
 impl Selection {
+    /// The cloud's default classes, not the cluster's default class.
+    pub fn of(profile: &'static Profile) -> Self {
+        Selection {
+            profile,
+            classes: profile
+                .service
+                .classes
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            default_class: false,
+        }
+    }
+
     pub fn selects(&self, svc: &Service) -> bool {
         let Some(spec) = &svc.spec else { return false };
         if spec.type_.as_deref() != Some("LoadBalancer") {
@@ -49,16 +71,13 @@ impl Selection {
         match &spec.load_balancer_class {
             Some(class) => self.classes.iter().any(|c| c == class),
             None => {
-                self.default_class || {
-                    let ann = svc.metadata.annotations.as_ref();
-                    [
-                        "service.beta.kubernetes.io/aws-load-balancer-type",
-                        "service.kubernetes.io/aws-load-balancer-type",
-                    ]
-                    .iter()
-                    .filter_map(|k| ann.and_then(|a| a.get(*k)))
-                    .any(|v| NLB_TYPE_VALUES.contains(&v.trim()))
-                }
+                let p = &self.profile.service;
+                let ann = svc.metadata.annotations.as_ref();
+                self.default_class
+                    || p.legacy_annotations
+                        .iter()
+                        .filter_map(|k| ann.and_then(|a| a.get(*k)))
+                        .any(|v| p.legacy_values.contains(&v.trim()))
             }
         }
     }
@@ -287,6 +306,7 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    #[cfg(feature = "aws")]
     #[test]
     fn selection_by_class_default_and_type_annotation() {
         let sel = Selection::default();
@@ -453,6 +473,7 @@ mod tests {
     /// desired resources change when it changes) or refused (an error): none is read and then
     /// dropped. The list below must name every Frontend field (checked through serde), so a
     /// field added later fails here until it has a case.
+    #[cfg(feature = "aws")]
     #[test]
     fn every_field_gather_reads_is_used_or_refused() {
         use serde_json::Value;

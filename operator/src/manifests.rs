@@ -1,7 +1,9 @@
 //! Reading Kubernetes manifests from disk (multi-document YAML) for `berth plan`: Services,
-//! Ingresses and IngressClasses, and the EndpointSlices and Nodes behind them.
+//! Ingresses and IngressClasses, the EndpointSlices and Nodes behind them, and the
+//! LoadBalancerPolicies that govern them.
 
 use crate::error::{Error, Result};
+use crate::policy::LoadBalancerPolicy;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -9,13 +11,14 @@ use serde::Deserialize;
 use std::path::Path;
 
 /// The objects `berth plan` understands; others (Deployments, ConfigMaps, …) are skipped.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Manifests {
     pub services: Vec<Service>,
     pub endpoint_slices: Vec<EndpointSlice>,
     pub nodes: Vec<Node>,
     pub ingresses: Vec<Ingress>,
     pub ingress_classes: Vec<IngressClass>,
+    pub policies: Vec<LoadBalancerPolicy>,
 }
 
 impl Manifests {
@@ -81,6 +84,9 @@ impl Manifests {
                 .push(serde_json::from_value(value).map_err(bad)?),
             ("networking.k8s.io/v1", "IngressClass") => self
                 .ingress_classes
+                .push(serde_json::from_value(value).map_err(bad)?),
+            ("berth.dev/v1alpha1", "LoadBalancerPolicy") => self
+                .policies
                 .push(serde_json::from_value(value).map_err(bad)?),
             ("discovery.k8s.io/v1", "EndpointSlice") => self
                 .endpoint_slices

@@ -37,9 +37,9 @@ fn golden_plans() {
             let observed: providers::Observed =
                 serde_json::from_str(&std::fs::read_to_string(&observed_path).unwrap())
                     .unwrap_or_else(|e| panic!("{}: {e}", observed_path.display()));
-            plan_offline_against(&manifests, &Selection::default(), "demo", &observed)
+            plan_offline_against(&manifests, &Selection::default(), "demo", &observed).unwrap()
         } else {
-            plan_offline(&manifests, &Selection::default(), "demo")
+            plan_offline(&manifests, &Selection::default(), "demo").unwrap()
         };
         assert!(
             !planned.is_empty(),
@@ -101,7 +101,7 @@ fn golden_plans() {
 #[test]
 fn text_output_is_a_tree_per_service() {
     let manifests = Manifests::read_files(&[testdata().join("nlb-basic.yaml")]).unwrap();
-    let text = render::text(&plan_offline(&manifests, &Selection::default(), "demo"));
+    let text = render::text(&plan_offline(&manifests, &Selection::default(), "demo").unwrap());
     assert!(text.starts_with("Service shop/web\n"), "{text}");
     assert!(
         text.contains("  + create LoadBalancer k8s-shop-web-"),

@@ -14,10 +14,15 @@ pub mod ingress;
 pub mod metrics;
 pub mod naming;
 pub mod plan;
+pub mod profile;
 pub mod provider;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 
 pub use error::{Error, Result};
 pub use frontend::{Frontend, ObjectRef};

@@ -6,7 +6,7 @@ use clap::Args;
 #[derive(Args, Debug)]
 pub struct IamPolicyArgs {
     /// The cloud whose policy to print.
-    #[arg(long, value_enum, default_value = "aws", env = "BERTH_CLOUD")]
+    #[arg(long, value_enum, default_value_t = Cloud::default_for_build(), env = "BERTH_CLOUD")]
     pub cloud: Cloud,
     /// The cluster name berth runs with (`--cluster-name`): mutating calls are allowed only on
     /// resources tagged `elbv2.k8s.aws/cluster=<name>`.
@@ -15,8 +15,12 @@ pub struct IamPolicyArgs {
 }
 
 pub fn run(args: IamPolicyArgs) -> i32 {
-    let policy = match args.cloud {
-        Cloud::Aws => providers::aws::operations::iam_policy(&args.cluster_name),
+    let policy = match super::cloud::iam_policy(args.cloud, &args.cluster_name) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     match serde_json::to_string_pretty(&policy) {
         Ok(s) => {

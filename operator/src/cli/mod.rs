@@ -1,11 +1,13 @@
 //! Command-line interface: `berth plan`, `berth run`, ….
 
+pub mod cloud;
 pub mod crds;
 pub mod iam_policy;
 pub mod plan;
 pub mod run;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+pub use cloud::Cloud;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,16 +34,11 @@ pub enum Command {
     IamPolicy(iam_policy::IamPolicyArgs),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Cloud {
-    Aws,
-}
-
 /// Settings shared by `plan` and `run`: which cloud, which cluster, which Services.
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
     /// The cloud to provision in.
-    #[arg(long, value_enum, default_value = "aws", env = "BERTH_CLOUD")]
+    #[arg(long, value_enum, default_value_t = Cloud::default_for_build(), env = "BERTH_CLOUD")]
     pub cloud: Cloud,
     /// Cluster name: part of every ownership tag and of subnet discovery
     /// (`kubernetes.io/cluster/<name>`).
@@ -50,8 +47,14 @@ pub struct CommonArgs {
     /// VPC to use (AWS). Default: the VPC of the load balancer's subnets.
     #[arg(long, env = "BERTH_VPC_ID")]
     pub vpc_id: Option<String>,
-    /// `spec.loadBalancerClass` values berth serves (repeat or comma-separate).
-    #[arg(long = "load-balancer-class", value_delimiter = ',', default_values_t = ["berth.dev/aws-nlb".to_string(), "service.k8s.aws/nlb".to_string()], env = "BERTH_LOAD_BALANCER_CLASSES")]
+    /// `spec.loadBalancerClass` values berth serves (repeat or comma-separate). Default: the
+    /// cloud's (AWS: berth.dev/aws-nlb and the aws-load-balancer-controller's service.k8s.aws/nlb;
+    /// GCP: berth.dev/gcp-l4; Azure: berth.dev/azure-lb).
+    #[arg(
+        long = "load-balancer-class",
+        value_delimiter = ',',
+        env = "BERTH_LOAD_BALANCER_CLASSES"
+    )]
     pub load_balancer_classes: Vec<String>,
     /// Also serve LoadBalancer Services that name no class (berth is the cluster's default).
     #[arg(long, env = "BERTH_DEFAULT_CLASS")]
@@ -59,10 +62,16 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    pub fn profile(&self) -> &'static providers::profile::Profile {
+        self.cloud.profile()
+    }
+
     pub fn selection(&self) -> crate::gather::Selection {
-        crate::gather::Selection {
-            classes: self.load_balancer_classes.clone(),
-            default_class: self.default_class,
+        let mut s = crate::gather::Selection::of(self.profile());
+        if !self.load_balancer_classes.is_empty() {
+            s.classes = self.load_balancer_classes.clone();
         }
+        s.default_class = self.default_class;
+        s
     }
 }

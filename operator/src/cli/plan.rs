@@ -8,6 +8,7 @@ use crate::render::{self, Planned};
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Service;
 use providers::plan::Observed;
+use providers::profile::{Offline, Profile};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -20,8 +21,9 @@ pub enum Output {
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Manifest files (multi-document YAML): Services and Ingresses (with IngressClasses), and the
-    /// Services, EndpointSlices and Nodes behind them.
+    /// Manifest files (multi-document YAML): Services and Ingresses (with IngressClasses), the
+    /// Services, EndpointSlices and Nodes behind them, and LoadBalancerPolicies (applied as
+    /// `berth run` applies them: defaults merged in, refused objects reported as errors).
     #[arg(short = 'f', long = "filename", required = true)]
     pub files: Vec<PathBuf>,
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -71,11 +73,25 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
     let selection = args.common.selection();
     let cluster = &args.common.cluster_name;
     if !args.observe {
-        return Ok(plan_offline(manifests, &selection, cluster));
+        return plan_offline(manifests, &selection, cluster);
     }
-    let live = live_provider(&args.common).await?;
+    let (governed, refused) = under_policies(manifests, &selection);
+    let manifests = &governed;
+    let live = super::cloud::live_provider(
+        args.common.cloud,
+        super::cloud::Live {
+            cluster,
+            vpc_id: args.common.vpc_id.as_deref(),
+            recorder: std::sync::Arc::new(providers::metrics::CallCounter::default()),
+            rate: None,
+        },
+    )
+    .await?;
     let mut out = Vec::new();
-    for group in snapshot(manifests, cluster).groups(&ingress_selection()) {
+    for group in ingress_selection(selection.profile)
+        .map(|sel| snapshot(manifests, cluster).groups(&sel))
+        .unwrap_or_default()
+    {
         let result = async {
             let d = live.desired_group(&group).await?;
             if !d.converge() {
@@ -104,7 +120,33 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
             result,
         });
     }
+    out.extend(refused);
     Ok(out)
+}
+
+/// The manifests under the LoadBalancerPolicies they contain (see
+/// [`crate::policy::manifests::govern`]), and the objects a policy refuses, as errors.
+fn under_policies(
+    manifests: &Manifests,
+    selection: &gather::Selection,
+) -> (Manifests, Vec<Planned>) {
+    let profile = selection.profile;
+    let ingresses = ingress_selection(profile);
+    let (governed, refused) = crate::policy::manifests::govern(
+        manifests,
+        selection,
+        ingresses.as_ref(),
+        profile.policy.as_ref(),
+    );
+    let refused = refused
+        .into_iter()
+        .map(|(object, e)| Planned {
+            // A violation's message is written for the object's own Events: name the object.
+            result: Err(format!("{object}: {e}")),
+            object,
+        })
+        .collect();
+    (governed, refused)
 }
 
 /// The Services berth would act on; says on stderr which it skips and why.
@@ -126,11 +168,11 @@ fn selected<'a>(
     })
 }
 
-/// `berth plan` serves the Ingresses of both controller names (berth's and the
-/// aws-load-balancer-controller's, whose manifests people bring when they migrate) and the
-/// legacy class annotation.
-pub fn ingress_selection() -> IngressSelection {
-    IngressSelection::default().with_aws_controller()
+/// `berth plan` serves the Ingresses of both controller names (berth's and the incumbent
+/// controller's, whose manifests people bring when they migrate) and the legacy class
+/// annotation; `None` when berth serves no Ingresses on the cloud.
+pub fn ingress_selection(profile: &'static Profile) -> Option<IngressSelection> {
+    IngressSelection::of(profile).map(IngressSelection::with_incumbent)
 }
 
 fn snapshot<'a>(m: &'a Manifests, cluster: &'a str) -> Snapshot<'a> {
@@ -183,40 +225,71 @@ pub fn plan_offline(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,
-) -> Vec<Planned> {
+) -> crate::Result<Vec<Planned>> {
     plan_offline_against(manifests, selection, cluster, &Observed::default())
 }
 
 /// Offline planning against a given observed state (the goldens' `case.observed.json`): what
-/// `berth run` would change if the cloud held exactly that. Pure.
+/// `berth run` would change if the cloud held exactly that. Pure: the cloud's translation on
+/// default facts ([`providers::profile::Offline`]).
 pub fn plan_offline_against(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,
     observed: &Observed,
-) -> Vec<Planned> {
-    let mut out = plan_services_offline(manifests, selection, cluster, observed);
-    for group in snapshot(manifests, cluster).groups(&ingress_selection()) {
-        let d = providers::aws::alb::desired_group(&group, &Default::default());
-        let result = if d.converge() {
-            providers::aws::alb::plan(&d.resources, observed).map(|p| (Some(p), d.rejected))
-        } else {
-            Ok((None, d.rejected))
+) -> crate::Result<Vec<Planned>> {
+    let profile = selection.profile;
+    let offline = profile.offline.as_ref().ok_or_else(|| {
+        crate::Error::Config(format!(
+            "--cloud {}: berth cannot translate for this cloud yet (no provider in this build)",
+            profile.cloud
+        ))
+    })?;
+    let (governed, refused) = under_policies(manifests, selection);
+    let manifests = &governed;
+    let mut out = plan_services_offline(manifests, selection, cluster, observed, offline);
+    let Some(sel) = ingress_selection(profile) else {
+        for ing in &manifests.ingresses {
+            eprintln!(
+                "skipping {}: berth serves no Ingresses on {} yet",
+                gather::ingress::ingress_ref(ing),
+                profile.cloud
+            );
+        }
+        out.extend(refused);
+        return Ok(out);
+    };
+    for group in snapshot(manifests, cluster).groups(&sel) {
+        let result = match offline.group {
+            Some(desired_group) => {
+                let d = desired_group(&group);
+                if d.converge() {
+                    (offline.plan)(&d.resources, observed).map(|p| (Some(p), d.rejected))
+                } else {
+                    Ok((None, d.rejected))
+                }
+            }
+            None => Err(providers::Error::Unavailable(format!(
+                "{}: the {} provider does not serve Ingress groups",
+                group.object, profile.cloud
+            ))),
         };
         push_group(&mut out, &group.object, result);
     }
     for ing in &manifests.ingresses {
-        if !ingress_selection().selects(ing, &manifests.ingress_classes) {
+        if !sel.selects(ing, &manifests.ingress_classes) {
+            let legacy: Vec<&str> = sel.legacy_classes.iter().map(String::as_str).collect();
             eprintln!(
-                "skipping {}: not of an IngressClass berth serves (controller {} or {}, or annotation {}: alb)",
+                "skipping {}: not of an IngressClass berth serves (controller {}, or annotation {}: {})",
                 gather::ingress::ingress_ref(ing),
-                gather::ingress::CONTROLLER_BERTH,
-                gather::ingress::CONTROLLER_AWS,
-                gather::ingress::LEGACY_CLASS_ANNOTATION
+                sel.controllers.join(" or "),
+                gather::ingress::LEGACY_CLASS_ANNOTATION,
+                legacy.join(" or ")
             );
         }
     }
-    out
+    out.extend(refused);
+    Ok(out)
 }
 
 fn plan_services_offline(
@@ -224,13 +297,14 @@ fn plan_services_offline(
     selection: &gather::Selection,
     cluster: &str,
     observed: &Observed,
+    offline: &Offline,
 ) -> Vec<Planned> {
     selected(manifests, selection)
         .map(|svc| {
             let slices = manifests.slices_for(svc);
             let result = gather::frontend(svc, Some(&slices), &manifests.nodes, cluster)
-                .and_then(|fe| providers::aws::desired(&fe, &Default::default()))
-                .and_then(|desired| providers::aws::plan(&desired, observed))
+                .and_then(|fe| (offline.service)(&fe))
+                .and_then(|desired| (offline.plan)(&desired, observed))
                 .map_err(|e| e.to_string());
             Planned {
                 object: gather::object_ref(svc),
@@ -238,15 +312,4 @@ fn plan_services_offline(
             }
         })
         .collect()
-}
-
-async fn live_provider(common: &CommonArgs) -> crate::Result<Box<dyn providers::Provider>> {
-    let recorder = std::sync::Arc::new(providers::metrics::CallCounter::default());
-    let p = providers::aws::AwsProvider::from_env(
-        common.cluster_name.clone(),
-        common.vpc_id.clone(),
-        recorder,
-    )
-    .await;
-    Ok(Box::new(p))
 }

@@ -2,7 +2,7 @@
 //! Lease, then runs the Service controller until SIGTERM/SIGINT (graceful: reconciliations in
 //! flight finish, the Lease is released) or until leadership is lost (exit 1 at once).
 
-use super::{Cloud, CommonArgs};
+use super::CommonArgs;
 use crate::context::Context;
 use crate::controller::ingress;
 use crate::controller::service::{self, Caches};
@@ -71,9 +71,14 @@ pub struct RunArgs {
     /// Calls that may go at once above the rate, after a quiet period.
     #[arg(long, default_value_t = 20, env = "BERTH_CLOUD_API_BURST", value_parser = clap::value_parser!(u32).range(1..))]
     pub cloud_api_burst: u32,
-    /// IngressClass `spec.controller` values berth serves (repeat or comma-separate; add
-    /// `ingress.k8s.aws/alb` to take over the aws-load-balancer-controller's classes).
-    #[arg(long = "ingress-class-controller", value_delimiter = ',', default_values_t = [crate::controller::ingress::CONTROLLER_BERTH.to_string()], env = "BERTH_INGRESS_CLASS_CONTROLLERS")]
+    /// IngressClass `spec.controller` values berth serves (repeat or comma-separate). Default:
+    /// berth's own for the cloud (AWS: berth.dev/alb; add `ingress.k8s.aws/alb` to take over
+    /// the aws-load-balancer-controller's classes).
+    #[arg(
+        long = "ingress-class-controller",
+        value_delimiter = ',',
+        env = "BERTH_INGRESS_CLASS_CONTROLLERS"
+    )]
     pub ingress_class_controllers: Vec<String>,
     /// Do not run the Ingress controller (Services only).
     #[arg(long, env = "BERTH_DISABLE_INGRESS")]
@@ -152,19 +157,21 @@ async fn signal() {
     }
 }
 
-async fn provider(args: &RunArgs, metrics: &Metrics) -> Arc<dyn providers::Provider> {
+async fn provider(
+    args: &RunArgs,
+    metrics: &Metrics,
+) -> crate::Result<Arc<dyn providers::Provider>> {
     let common = &args.common;
-    match common.cloud {
-        Cloud::Aws => Arc::new(
-            providers::aws::AwsProvider::from_env(
-                common.cluster_name.clone(),
-                common.vpc_id.clone(),
-                metrics.call_recorder(),
-            )
-            .await
-            .with_rate_limit(args.cloud_api_qps, args.cloud_api_burst),
-        ),
-    }
+    super::cloud::live_provider(
+        common.cloud,
+        super::cloud::Live {
+            cluster: &common.cluster_name,
+            vpc_id: common.vpc_id.as_deref(),
+            recorder: metrics.call_recorder(),
+            rate: Some((args.cloud_api_qps, args.cloud_api_burst)),
+        },
+    )
+    .await
 }
 
 /// Runs the operator; returns the process exit code.
@@ -243,7 +250,20 @@ pub async fn run(args: RunArgs) -> i32 {
     metrics.set_leader(true);
     health.set(Phase::Syncing);
 
+    // The cloud's Ingress rules; `None`: Services only (flag, or the cloud serves no Ingresses).
+    let ingress_sel = ingress::IngressSelection::of(args.common.profile()).map(|mut sel| {
+        if !args.ingress_class_controllers.is_empty() {
+            sel.controllers = args.ingress_class_controllers.clone();
+        }
+        sel
+    });
     let ingress = if args.disable_ingress {
+        None
+    } else if ingress_sel.is_none() {
+        info!(
+            cloud = args.common.profile().cloud,
+            "berth serves no Ingresses on this cloud yet: not running the Ingress controller"
+        );
         None
     } else {
         match ingress::served(&client).await {
@@ -259,7 +279,13 @@ pub async fn run(args: RunArgs) -> i32 {
         }
     };
 
-    let provider = provider(&args, &metrics).await;
+    let provider = match provider(&args, &metrics).await {
+        Ok(p) => p,
+        Err(e) => {
+            error!(error = %e, "cannot start the cloud provider");
+            return 2;
+        }
+    };
     let mut caches = Caches::new(slices).with_policies(policies);
     let ctx = Arc::new(
         Context::new(
@@ -278,12 +304,8 @@ pub async fn run(args: RunArgs) -> i32 {
 
     // The Ingress controller shares the client, provider, recorder and metrics, under the same
     // leadership, with caches of its own.
-    let ingress_ctx = ingress.map(|slices| {
+    let ingress_ctx = ingress.zip(ingress_sel).map(|(slices, sel)| {
         let caches = ingress::IngressCaches::new(slices);
-        let sel = ingress::IngressSelection {
-            controllers: args.ingress_class_controllers.clone(),
-            ..Default::default()
-        };
         (Arc::new(caches.context(ctx.clone(), sel)), caches)
     });
     // The policies' status counts the governed Ingresses too.

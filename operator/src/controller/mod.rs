@@ -1,5 +1,6 @@
 //! kube-runtime controllers.
 
+pub mod common;
 pub mod ingress;
 pub mod service;
 #[cfg(test)]

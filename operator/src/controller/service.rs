@@ -21,23 +21,22 @@ use kube::runtime::finalizer::{finalizer, Error as FinalizerError, Event as Fina
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
-use providers::plan::Action as PlanAction;
-use providers::{Address, Plan};
+use providers::Address;
 use serde_json::json;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::{info, warn, Instrument};
 
-/// The aws-load-balancer-controller's finalizer for Services, so that clusters can migrate
-/// between the two controllers in either direction.
-pub const FINALIZER: &str = "service.k8s.aws/resources";
+/// The cloud's Service finalizer (on AWS the aws-load-balancer-controller's, so that clusters
+/// can migrate between the two controllers in either direction).
+pub fn finalizer_of(ctx: &Context) -> &'static str {
+    ctx.selection.profile.service.finalizer
+}
 
-/// Requeue after an error in the user's input: the object changing triggers a reconcile anyway.
-pub const USER_ERROR_REQUEUE: Duration = Duration::from_secs(300);
-const BACKOFF_BASE: Duration = Duration::from_secs(5);
-const BACKOFF_MAX: Duration = Duration::from_secs(300);
+pub use super::common::{backoff, USER_ERROR_REQUEUE};
+use super::common::{counts, measured, synced};
 /// How often berth compares LoadBalancerPolicies' `status.governedObjects` with its caches.
 const POLICY_STATUS_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -70,35 +69,15 @@ pub fn key(svc: &Service) -> String {
     )
 }
 
-/// Exponential back-off for the `n`th consecutive failure (n >= 1): 5 s doubling to 5 min.
-pub fn backoff(n: u32) -> Duration {
-    let shift = n.saturating_sub(1).min(16);
-    BACKOFF_BASE.saturating_mul(1 << shift).min(BACKOFF_MAX)
-}
-
 /// Reconciles one Service; records metrics, and on error an Event and a False condition.
 pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action> {
     let object = key(&svc);
     let span = tracing::info_span!("reconcile", object = %object);
     async move {
-        let started = Instant::now();
-        ctx.metrics.in_flight.inc();
-        let result = reconcile_inner(svc.clone(), &ctx).await;
-        ctx.metrics.in_flight.dec();
-        ctx.metrics.reconciled(result.is_ok(), started.elapsed());
-        match &result {
-            Ok(action) => {
-                ctx.succeeded(&object);
-                tracing::debug!(
-                    ?action,
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "reconciled"
-                );
-            }
-            Err(e) => {
-                warn!(error = %e, reason = e.reason(), "reconcile failed");
-                report_error(&svc, &ctx, e).await;
-            }
+        let result = measured(&ctx, &object, reconcile_inner(svc.clone(), &ctx)).await;
+        if let Err(e) = &result {
+            warn!(error = %e, reason = e.reason(), "reconcile failed");
+            report_error(&svc, &ctx, e).await;
         }
         result
     }
@@ -106,15 +85,9 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action> {
     .await
 }
 
-/// The error policy: user errors, and cloud refusals a retry cannot fix (not retryable: access
-/// denied, validation), wait for the object to change (or a slow requeue); the others back off
-/// exponentially per object.
+/// The error policy (see [`super::common::requeue_after`]).
 pub fn error_policy(svc: Arc<Service>, err: &Error, ctx: Arc<Context>) -> Action {
-    if err.is_user_error() || !err.retry_soon() {
-        Action::requeue(USER_ERROR_REQUEUE)
-    } else {
-        Action::requeue(backoff(ctx.failed(&key(&svc))))
-    }
+    super::common::requeue_after(err, &ctx, &key(&svc))
 }
 
 async fn report_error(svc: &Service, ctx: &Context, e: &Error) {
@@ -144,7 +117,8 @@ async fn report_error(svc: &Service, ctx: &Context, e: &Error) {
 async fn reconcile_inner(svc: Arc<Service>, ctx: &Context) -> Result<Action> {
     let object = gather::object_ref(&svc);
     let selected = ctx.selection.selects(&svc);
-    let ours = svc.finalizers().iter().any(|f| f == FINALIZER);
+    let fin = finalizer_of(ctx);
+    let ours = svc.finalizers().iter().any(|f| f == fin);
     let deleting = svc.metadata.deletion_timestamp.is_some();
 
     if !selected && !ours {
@@ -157,7 +131,7 @@ async fn reconcile_inner(svc: Arc<Service>, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &object.namespace);
-    finalizer(&api, FINALIZER, svc, |event| async move {
+    finalizer(&api, fin, svc, |event| async move {
         match event {
             FinalizerEvent::Apply(svc) => ensure(&svc, ctx).await,
             FinalizerEvent::Cleanup(svc) => {
@@ -171,17 +145,8 @@ async fn reconcile_inner(svc: Arc<Service>, ctx: &Context) -> Result<Action> {
         FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => {
             Error::kube(&object, e)
         }
-        other => Error::Config(format!("{object}: finalizer {FINALIZER}: {other}")),
+        other => Error::Config(format!("{object}: finalizer {fin}: {other}")),
     })
-}
-
-fn counts(plan: &Plan) -> String {
-    format!(
-        "{} to create, {} to update, {} to delete",
-        plan.count(PlanAction::Create),
-        plan.count(PlanAction::Update),
-        plan.count(PlanAction::Delete)
-    )
 }
 
 /// Apply branch: gather -> desired -> observe -> plan -> apply -> report.
@@ -190,8 +155,13 @@ async fn ensure(svc: &Service, ctx: &Context) -> Result<Action> {
     let slices: Option<Vec<EndpointSlice>> = ctx.slices.as_ref().map(|store| slices_of(store, svc));
     let mut fe = gather::frontend(svc, slices.as_deref(), &nodes, &ctx.cluster)?;
     // LoadBalancerPolicies, before any cloud call: a violation stops here.
-    fe.annotations =
-        crate::policy::effective_annotations(ctx.policies.as_ref(), svc, ctx.policy_wait).await?;
+    fe.annotations = crate::policy::effective_annotations(
+        ctx.policies.as_ref(),
+        svc,
+        ctx.policy_wait,
+        ctx.selection.profile.policy.as_ref(),
+    )
+    .await?;
     let desired = ctx.provider.desired(&fe).await?;
     let observed = ctx
         .provider
@@ -295,7 +265,7 @@ async fn release(svc: &Service, ctx: &Context) -> Result<()> {
     let rest: Vec<String> = svc
         .finalizers()
         .iter()
-        .filter(|f| *f != FINALIZER)
+        .filter(|f| *f != finalizer_of(ctx))
         .cloned()
         .collect();
     // resourceVersion makes this conditional: a concurrent change of the finalizers fails it.
@@ -457,21 +427,6 @@ impl Scope {
     }
 }
 
-/// Waits until a store has its initial list. A store's readiness wakes only its most recent
-/// waiter (the controller waits on the Services store too), so this polls again now and then.
-async fn synced<K>(store: &Store<K>) -> bool
-where
-    K: kube::runtime::reflector::Lookup + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    loop {
-        match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready()).await {
-            Ok(r) => return r.is_ok(),
-            Err(_) => continue,
-        }
-    }
-}
-
 /// Runs the Service controller until `shutdown` resolves (then finishes the reconciliations in
 /// flight). `on_ready` is called once every cache has its initial list.
 pub async fn run(
@@ -582,5 +537,5 @@ pub async fn run(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests;

@@ -2,9 +2,10 @@
 //! EndpointSlices and Nodes) -> cloud-neutral [`IngressGroup`]s. Which Ingresses are ours and how
 //! they group is read here; everything else in the annotations passes through to the provider.
 //!
-//! Grouping follows the aws-load-balancer-controller: `alb.ingress.kubernetes.io/group.name`
-//! puts Ingresses of any namespace into one group (one load balancer); without it (or with an
-//! invalid name, which the provider then reports on the Ingress) an Ingress is its own group.
+//! Grouping follows the cloud's profile ([`Grouping`]). On AWS, as with the
+//! aws-load-balancer-controller, `alb.ingress.kubernetes.io/group.name` puts Ingresses of any
+//! namespace into one group (one load balancer); without it (or with an invalid name, which is
+//! reported on the Ingress) an Ingress is its own group; on GCP every Ingress is its own.
 //! Ingresses being deleted are left out of their group, so that their rules go away while the
 //! rest of the group stays (the controller releases their finalizer after applying).
 
@@ -17,43 +18,61 @@ use providers::frontend::{FrontendKind, ObjectRef, Protocol, ServicePort};
 use providers::ingress::{
     Backend, BackendPort, HttpPath, IngressGroup, Member, PathType, ResolvedBackend, Rule, Tls,
 };
+use providers::profile::{Grouping, IngressProfile, Profile};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// berth's own IngressClass controller name.
-pub const CONTROLLER_BERTH: &str = "berth.dev/alb";
-/// The aws-load-balancer-controller's, for clusters moving from it (opt-in).
-pub const CONTROLLER_AWS: &str = "ingress.k8s.aws/alb";
-/// The legacy class annotation (value `alb`).
+/// The legacy class annotation.
 pub const LEGACY_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 /// Marks the cluster's default IngressClass.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
-/// The annotation that names an Ingress's group (the aws-load-balancer-controller's).
-pub const GROUP_NAME_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.name";
 
 /// Which Ingresses this berth acts on.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct IngressSelection {
+    /// The cloud's Ingress rules: grouping, finalizers, the incumbent controller.
+    pub profile: &'static IngressProfile,
     /// IngressClass `spec.controller` values berth serves.
     pub controllers: Vec<String>,
     /// `kubernetes.io/ingress.class` values berth serves.
     pub legacy_classes: Vec<String>,
 }
 
+impl std::fmt::Debug for IngressSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngressSelection")
+            .field("controllers", &self.controllers)
+            .field("legacy_classes", &self.legacy_classes)
+            .finish()
+    }
+}
+
 impl Default for IngressSelection {
+    /// The build's default cloud (tests; it must serve Ingresses).
     fn default() -> Self {
-        IngressSelection {
-            controllers: vec![CONTROLLER_BERTH.into()],
-            legacy_classes: vec!["alb".into()],
-        }
+        IngressSelection::of(providers::profile::default_profile())
+            .expect("the build's default cloud serves Ingresses")
     }
 }
 
 impl IngressSelection {
-    /// Also serve IngressClasses of the aws-load-balancer-controller (`ingress.k8s.aws/alb`).
-    pub fn with_aws_controller(mut self) -> Self {
-        if !self.controllers.iter().any(|c| c == CONTROLLER_AWS) {
-            self.controllers.push(CONTROLLER_AWS.into());
+    /// berth's own controller name and the cloud's legacy classes; `None` when berth serves no
+    /// Ingresses on this cloud.
+    pub fn of(profile: &'static Profile) -> Option<Self> {
+        let p = profile.ingress.as_ref()?;
+        Some(IngressSelection {
+            profile: p,
+            controllers: vec![p.controller.to_string()],
+            legacy_classes: p.legacy_classes.iter().map(|c| c.to_string()).collect(),
+        })
+    }
+
+    /// Also serve IngressClasses of the cloud's incumbent controller (AWS:
+    /// `ingress.k8s.aws/alb`).
+    pub fn with_incumbent(mut self) -> Self {
+        let c = self.profile.incumbent_controller;
+        if !self.controllers.iter().any(|x| x == c) {
+            self.controllers.push(c.into());
         }
         self
     }
@@ -110,29 +129,50 @@ pub fn ingress_ref(ing: &Ingress) -> ObjectRef {
     }
 }
 
-/// The group an Ingress belongs to (kind IngressGroup): the explicit group (namespace empty) for
-/// a valid `group.name`, else the Ingress's own implicit group (its namespace and name).
-pub fn group_of(ing: &Ingress) -> ObjectRef {
-    let explicit = ing
+/// The group an Ingress belongs to (kind IngressGroup), by the cloud's grouping rule: with
+/// [`Grouping::Annotation`], the explicit group (namespace empty) of a valid name, else the
+/// Ingress's own implicit group (its namespace and name) — and for an invalid name the error
+/// to report on the Ingress.
+pub fn group_of(ing: &Ingress, grouping: &Grouping) -> (ObjectRef, Option<providers::Error>) {
+    let me = ingress_ref(ing);
+    let implicit = ObjectRef {
+        kind: FrontendKind::IngressGroup,
+        namespace: me.namespace.clone(),
+        name: me.name.clone(),
+    };
+    let Grouping::Annotation {
+        annotation,
+        max_len,
+        valid,
+        ..
+    } = *grouping
+    else {
+        return (implicit, None);
+    };
+    let Some(raw) = ing
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(GROUP_NAME_ANNOTATION))
-        .map(|v| v.trim())
-        .filter(|v| providers::aws::alb::annotations::valid_group_name(v));
-    let me = ingress_ref(ing);
-    match explicit {
-        Some(name) => ObjectRef {
+        .and_then(|a| a.get(annotation))
+    else {
+        return (implicit, None);
+    };
+    let name = raw.trim();
+    if valid(name) {
+        let explicit = ObjectRef {
             kind: FrontendKind::IngressGroup,
             namespace: String::new(),
             name: name.to_string(),
-        },
-        None => ObjectRef {
-            kind: FrontendKind::IngressGroup,
-            namespace: me.namespace,
-            name: me.name,
-        },
+        };
+        return (explicit, None);
     }
+    let err = providers::Error::InvalidAnnotation {
+        object: me,
+        annotation: annotation.into(),
+        value: raw.clone(),
+        expected: format!("expected at most {max_len} lower-case letters, digits, '-' or '.', starting and ending with a letter or digit"),
+    };
+    (implicit, Some(err))
 }
 
 /// Everything an Ingress group needs, as the controller's caches (or `berth plan`'s manifests)
@@ -165,7 +205,7 @@ impl Snapshot<'_> {
         let members = self
             .members(selection)
             .into_iter()
-            .filter(|i| group_of(i) == *group)
+            .filter(|i| group_of(i, &selection.profile.grouping).0 == *group)
             .map(|i| self.member(i))
             .collect();
         IngressGroup {
@@ -181,7 +221,11 @@ impl Snapshot<'_> {
 
     /// Every group with at least one selected member, in group order.
     pub fn groups(&self, selection: &IngressSelection) -> Vec<IngressGroup> {
-        let mut refs: Vec<ObjectRef> = self.members(selection).into_iter().map(group_of).collect();
+        let mut refs: Vec<ObjectRef> = self
+            .members(selection)
+            .into_iter()
+            .map(|i| group_of(i, &selection.profile.grouping).0)
+            .collect();
         refs.sort();
         refs.dedup();
         refs.iter().map(|g| self.group(selection, g)).collect()
@@ -416,8 +460,9 @@ pub fn annotation_backends(annotations: &BTreeMap<String, String>) -> Vec<(Strin
     out
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
+    const GROUP_NAME_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.name";
     use super::*;
     use serde_json::json;
 
@@ -446,7 +491,7 @@ mod tests {
         assert!(!sel.selects(&by_class("aws"), &classes()));
         assert!(sel
             .clone()
-            .with_aws_controller()
+            .with_incumbent()
             .selects(&by_class("aws"), &classes()));
         assert!(!sel.selects(&by_class("nginx"), &classes()));
         assert!(!sel.selects(&by_class("missing"), &classes()));
@@ -573,5 +618,29 @@ mod tests {
             )
             .members
             .is_empty());
+    }
+}
+
+#[cfg(all(test, feature = "gcp"))]
+mod per_ingress_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// GCE's rule: every Ingress is its own load balancer, whatever group annotation it has.
+    #[test]
+    fn on_gcp_every_ingress_is_its_own_group() {
+        let gcp = &providers::gcp::profile::PROFILE;
+        let sel = IngressSelection::of(gcp).unwrap();
+        let ing: Ingress = serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "shop",
+            "annotations": {"alb.ingress.kubernetes.io/group.name": "edge", LEGACY_CLASS_ANNOTATION: "gce"}}}))
+        .unwrap();
+        assert!(sel.selects(&ing, &[]));
+        let (group, err) = group_of(&ing, &sel.profile.grouping);
+        assert_eq!(
+            (group.namespace.as_str(), group.name.as_str()),
+            ("shop", "web")
+        );
+        assert!(err.is_none());
+        assert!(!sel.clone().with_incumbent().controllers.is_empty());
     }
 }

@@ -169,14 +169,15 @@ pub struct PolicyDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 0))]
     pub security_groups: Option<Vec<String>>,
-    /// `aws-load-balancer-ssl-cert`: the default certificate (ACM or IAM ARN); TLS listeners on
-    /// every TCP port unless the Service sets `aws-load-balancer-ssl-ports`. Ingresses:
-    /// `certificate-arn` (an HTTPS:443 listener unless `listen-ports` says otherwise).
+    /// AWS only: `aws-load-balancer-ssl-cert`, the default certificate (ACM or IAM ARN); TLS
+    /// listeners on every TCP port unless the Service sets `aws-load-balancer-ssl-ports`.
+    /// Ingresses: `certificate-arn` (an HTTPS:443 listener unless `listen-ports` says
+    /// otherwise). On a cloud without ARNs a policy that sets it is refused (InvalidPolicy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = CERTIFICATE_PATTERN))]
     pub certificate_arn: Option<String>,
-    /// `aws-load-balancer-ssl-negotiation-policy` (Ingresses: `ssl-policy`), e.g.
-    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`.
+    /// AWS only: `aws-load-balancer-ssl-negotiation-policy` (Ingresses: `ssl-policy`), e.g.
+    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`; refused elsewhere like `certificateArn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SSL_POLICY_PATTERN))]
     pub ssl_policy: Option<String>,

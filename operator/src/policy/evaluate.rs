@@ -12,59 +12,16 @@
 //! reported on the object), never a silent pick: a policy's restrictions must not disappear
 //! because another policy sorts first.
 //!
-//! The decision is the same for both kinds; only the annotation names differ ([`Vocabulary`]:
-//! the NLB annotations of Services, the ALB annotations of Ingresses).
+//! The decision is the same for both kinds and every cloud; only the annotation names differ
+//! ([`Vocabulary`], from the cloud's profile: on AWS the NLB annotations of Services and the ALB
+//! annotations of Ingresses). A cloud (or kind) without a vocabulary cannot honour a policy, so
+//! an object a policy governs there is refused, never served as if ungoverned.
 
 use super::crd::{LoadBalancerPolicy, Scheme};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use providers::aws::alb::annotations as alb;
-pub use providers::aws::annotations::{
-    INTERNAL, PREFIXES, RESERVED_TAG_PREFIXES, SCHEME, SSL_CERT, SSL_POLICY, SUBNETS, TAGS,
-};
-
-/// The annotations a policy's defaults and restrictions stand for, for one kind of object.
-#[derive(Debug)]
-pub struct Vocabulary {
-    /// The object's kind, in messages.
-    pub kind: &'static str,
-    /// The annotation prefixes (the first is the canonical one, used for defaults); a name
-    /// under one prefix is the same annotation under the others.
-    pub prefixes: &'static [&'static str],
-    /// The keys, without prefix.
-    pub scheme: &'static str,
-    /// The legacy "internal" flag (`"false"`: internet-facing), if the kind has one.
-    pub internal: Option<&'static str>,
-    pub subnets: &'static str,
-    pub tags: &'static str,
-    pub certificate: &'static str,
-    pub ssl_policy: &'static str,
-}
-
-/// Services: the NLB annotations (`service.beta.kubernetes.io/aws-load-balancer-*`).
-pub const SERVICE: Vocabulary = Vocabulary {
-    kind: "Service",
-    prefixes: &PREFIXES,
-    scheme: SCHEME,
-    internal: Some(INTERNAL),
-    subnets: SUBNETS,
-    tags: TAGS,
-    certificate: SSL_CERT,
-    ssl_policy: SSL_POLICY,
-};
-
-/// Ingresses: the ALB annotations (`alb.ingress.kubernetes.io/*`).
-pub const INGRESS: Vocabulary = Vocabulary {
-    kind: "Ingress",
-    prefixes: &[alb::PREFIX],
-    scheme: alb::SCHEME,
-    internal: None,
-    subnets: alb::SUBNETS,
-    tags: alb::TAGS,
-    certificate: alb::CERTIFICATE_ARN,
-    ssl_policy: alb::SSL_POLICY,
-};
+pub use providers::profile::{PolicyVocabulary, Vocabulary};
 
 /// An object a policy may govern.
 pub trait Governed: Copy {
@@ -74,7 +31,8 @@ pub trait Governed: Copy {
     /// The object and what selected it, for the conflict message: `this Service (class "x",
     /// namespace "y")`.
     fn describe(&self) -> String;
-    fn vocabulary(&self) -> &'static Vocabulary;
+    /// This kind's annotation names in the cloud's vocabulary.
+    fn vocabulary<'v>(&self, v: &'v PolicyVocabulary) -> Option<&'v Vocabulary>;
 }
 
 /// What the policy decision needs to know about a Service.
@@ -100,8 +58,8 @@ impl Governed for Subject<'_> {
             self.namespace
         )
     }
-    fn vocabulary(&self) -> &'static Vocabulary {
-        &SERVICE
+    fn vocabulary<'v>(&self, v: &'v PolicyVocabulary) -> Option<&'v Vocabulary> {
+        Some(&v.service)
     }
 }
 
@@ -135,8 +93,8 @@ impl Governed for IngressSubject<'_> {
             self.namespace
         )
     }
-    fn vocabulary(&self) -> &'static Vocabulary {
-        &INGRESS
+    fn vocabulary<'v>(&self, v: &'v PolicyVocabulary) -> Option<&'v Vocabulary> {
+        v.ingress.as_ref()
     }
 }
 
@@ -151,6 +109,8 @@ pub enum Rule {
     Conflict,
     /// The policy itself is unusable, e.g. a reserved tag key (admin error).
     InvalidPolicy,
+    /// berth cannot apply policies to this kind of object on this cloud (yet).
+    Unsupported,
 }
 
 /// Why an object gets no load balancer.
@@ -170,6 +130,7 @@ impl Violation {
             Rule::InternetFacing | Rule::LockedAnnotation => "PolicyViolation",
             Rule::Conflict => "PolicyConflict",
             Rule::InvalidPolicy => "InvalidPolicy",
+            Rule::Unsupported => "PolicyUnsupported",
         }
     }
 }
@@ -276,7 +237,11 @@ fn parse_tags(v: &str) -> Option<BTreeMap<String, String>> {
 
 /// Checks what the schema cannot: tag keys. (securityGroups is refused by the schema; an
 /// object stored under an older schema is refused here too: fail closed.)
-fn check_policy(p: &LoadBalancerPolicy) -> Result<(), Violation> {
+fn check_policy(
+    p: &LoadBalancerPolicy,
+    v: &Vocabulary,
+    reserved: &[&str],
+) -> Result<(), Violation> {
     let name = name_of(p);
     let invalid = |what: String| {
         Violation {
@@ -299,31 +264,57 @@ fn check_policy(p: &LoadBalancerPolicy) -> Result<(), Violation> {
                 "spec.defaults.tags: {k:?}: keys are 1-128 characters without ',' or '=', values have no ','"
             )));
         }
-        if RESERVED_TAG_PREFIXES.iter().any(|r| k.starts_with(r)) {
+        if reserved.iter().any(|r| k.starts_with(r)) {
             return Err(invalid(format!(
-                "spec.defaults.tags: key {k:?} is reserved (berth's ownership tags and aws: keys)"
+                "spec.defaults.tags: key {k:?} is reserved (berth's ownership tags and the cloud's own keys: {})",
+                reserved.join(", ")
             )));
         }
+    }
+    let unmapped = |field: &str| {
+        invalid(format!(
+            "spec.defaults.{field} has no meaning for a {} on this cloud (it is an AWS setting); remove it or give this cloud's objects their own policy",
+            v.kind
+        ))
+    };
+    if d.certificate_arn.is_some() && v.certificate.is_none() {
+        return Err(unmapped("certificateArn"));
+    }
+    if d.ssl_policy.is_some() && v.ssl_policy.is_none() {
+        return Err(unmapped("sslPolicy"));
     }
     Ok(())
 }
 
 /// The decision for one object with these annotations under these policies.
+/// `vocabulary`: the cloud's (its profile's `policy`).
 pub fn evaluate<S: Governed>(
     policies: &[&LoadBalancerPolicy],
     subject: S,
     annotations: &BTreeMap<String, String>,
+    vocabulary: Option<&PolicyVocabulary>,
 ) -> Result<Effective, Violation> {
-    let v = subject.vocabulary();
-    let kind = v.kind;
     let Some(policy) = governing(policies, subject)? else {
         return Ok(Effective {
             policy: None,
             annotations: annotations.clone(),
         });
     };
-    check_policy(policy)?;
     let name = name_of(policy);
+    let Some((v, reserved)) =
+        vocabulary.and_then(|p| Some((subject.vocabulary(p)?, p.reserved_tag_prefixes)))
+    else {
+        return Err(Violation {
+            policy: name.to_string(),
+            rule: Rule::Unsupported,
+            message: format!(
+                "LoadBalancerPolicy {name:?} governs {}, but berth cannot apply LoadBalancerPolicies to it on this cloud yet; a cluster administrator must narrow the policy's classes or namespaces",
+                subject.describe()
+            ),
+        });
+    };
+    let kind = v.kind;
+    check_policy(policy, v, reserved)?;
     let restrictions = policy.spec.restrictions.clone().unwrap_or_default();
 
     // 1. Locked annotations: the object may not set them at all.
@@ -356,14 +347,15 @@ pub fn evaluate<S: Governed>(
             out.insert(canonical(v.subnets), subnets.join(","));
         }
     }
-    if let Some(cert) = &defaults.certificate_arn {
-        if !own(v.certificate) {
-            out.insert(canonical(v.certificate), cert.clone());
+    // (check_policy refused these where the vocabulary has no such annotation.)
+    if let (Some(cert), Some(key)) = (&defaults.certificate_arn, v.certificate) {
+        if !own(key) {
+            out.insert(canonical(key), cert.clone());
         }
     }
-    if let Some(ssl) = &defaults.ssl_policy {
-        if !own(v.ssl_policy) {
-            out.insert(canonical(v.ssl_policy), ssl.clone());
+    if let (Some(ssl), Some(key)) = (&defaults.ssl_policy, v.ssl_policy) {
+        if !own(key) {
+            out.insert(canonical(key), ssl.clone());
         }
     }
     if let Some(tags) = defaults.tags.as_ref().filter(|t| !t.is_empty()) {
@@ -428,5 +420,5 @@ pub fn evaluate<S: Governed>(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests;

@@ -4,6 +4,7 @@
 
 pub mod crd;
 pub mod evaluate;
+pub mod manifests;
 pub mod status;
 
 pub use crd::{LoadBalancerPolicy, LoadBalancerPolicySpec, LoadBalancerPolicyStatus};
@@ -98,13 +99,14 @@ pub async fn effective_annotations(
     policies: Option<&kube::runtime::reflector::Store<LoadBalancerPolicy>>,
     svc: &k8s_openapi::api::core::v1::Service,
     wait: std::time::Duration,
+    vocabulary: Option<&evaluate::PolicyVocabulary>,
 ) -> crate::Result<std::collections::BTreeMap<String, String>> {
     let own = svc.metadata.annotations.clone().unwrap_or_default();
     let Some(state) = snapshot(policies, wait).await? else {
         return Ok(own);
     };
     let all: Vec<&LoadBalancerPolicy> = state.iter().map(|p| &**p).collect();
-    evaluate::evaluate(&all, status::subject(svc), &own)
+    evaluate::evaluate(&all, status::subject(svc), &own, vocabulary)
         .map(|e| e.annotations)
         .map_err(crate::Error::Policy)
 }
@@ -116,10 +118,17 @@ pub fn effective_ingress_annotations(
     policies: &[std::sync::Arc<LoadBalancerPolicy>],
     ing: &k8s_openapi::api::networking::v1::Ingress,
     classes: &[k8s_openapi::api::networking::v1::IngressClass],
+    vocabulary: Option<&evaluate::PolicyVocabulary>,
 ) -> Result<std::collections::BTreeMap<String, String>, evaluate::Violation> {
     let own = ing.metadata.annotations.clone().unwrap_or_default();
     let all: Vec<&LoadBalancerPolicy> = policies.iter().map(|p| &**p).collect();
-    evaluate::evaluate(&all, status::ingress_subject(ing, classes), &own).map(|e| e.annotations)
+    evaluate::evaluate(
+        &all,
+        status::ingress_subject(ing, classes),
+        &own,
+        vocabulary,
+    )
+    .map(|e| e.annotations)
 }
 
 /// A fingerprint of the policies' specs (name, generation, being deleted), sorted: what the

@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod nlb;
 pub mod observe;
 pub mod operations;
+pub mod profile;
 pub mod provider;
 pub mod tags;
 

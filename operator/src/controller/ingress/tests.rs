@@ -5,7 +5,18 @@ use super::*;
 use crate::controller::test_support::{apply_to_cloud, context, merge_patch, FakeApi};
 use providers::frontend::Frontend;
 use providers::plan::{Observed, ObservedResource, Resource};
+use providers::Plan;
 use serde_json::{json, Value};
+
+// The aws-load-balancer-controller's names, which the AWS profile must keep (migration).
+const CONTROLLER_BERTH: &str = "berth.dev/alb";
+const CONTROLLER_AWS: &str = "ingress.k8s.aws/alb";
+const GROUP_NAME_ANNOTATION: &str = "alb.ingress.kubernetes.io/group.name";
+const FINALIZER_IMPLICIT: &str = "ingress.k8s.aws/resources";
+
+fn aws() -> &'static providers::profile::IngressProfile {
+    providers::aws::profile::PROFILE.ingress.as_ref().unwrap()
+}
 
 /// A scripted Provider: one LB, one rule and one target group per accepted member; members
 /// annotated `test/reject` are rejected with an InvalidAnnotation error.
@@ -433,7 +444,7 @@ async fn an_implicit_group_uses_the_resources_finalizer_and_its_own_owner() {
         namespace: "ns1".into(),
         name: "solo".into(),
     };
-    assert_eq!(group_of(&a).0, gk);
+    assert_eq!(group_of(&a, aws()).0, gk);
     h.reconcile(&gk).await;
     assert_eq!(
         h.provider.calls()[0],
@@ -454,7 +465,7 @@ async fn an_invalid_group_name_is_reported_and_touches_no_cloud() {
         json!({"metadata": {"annotations": {GROUP_NAME_ANNOTATION: "Not_Valid"}}}),
     );
     h.put(&a);
-    let (gk, err) = group_of(&a);
+    let (gk, err) = group_of(&a, aws());
     assert!(err.is_some());
     let out = h.reconcile(&gk).await;
     assert_eq!(out.rejected, ["ns1/bad"]);
@@ -528,11 +539,11 @@ fn group_names_and_finalizers() {
         )
     };
     assert_eq!(
-        group_of(&named("shop.prod-1")).0,
+        group_of(&named("shop.prod-1"), aws()).0,
         GroupKey::Explicit("shop.prod-1".into())
     );
     for bad in ["", "Shop", "-x", "x-", "a_b", &"x".repeat(64)] {
-        let (k, e) = group_of(&named(bad));
+        let (k, e) = group_of(&named(bad), aws());
         assert!(e.is_some(), "{bad:?}");
         assert_eq!(
             k,
@@ -542,14 +553,14 @@ fn group_names_and_finalizers() {
             }
         );
     }
-    assert_eq!(GroupKey::Explicit("g".into()).finalizer(), GF);
+    assert_eq!(GroupKey::Explicit("g".into()).finalizer(aws()), GF);
     let held = ing(
         "ns",
         "i",
         json!({"metadata": {"finalizers": [GF, FINALIZER_IMPLICIT, "other/x"]}}),
     );
     assert_eq!(
-        GroupKey::from_finalizers(&held),
+        GroupKey::from_finalizers(&held, aws()),
         [
             g(),
             GroupKey::Implicit {
@@ -577,11 +588,11 @@ fn services_are_found_in_backends_and_actions() {
             r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"green","servicePort":80}]}}"#}},
             "spec": {"defaultBackend": {"service": {"name": "dflt", "port": {"number": 80}}}}}),
     );
-    assert!(references_service(&i, "ns", "svc-i"));
-    assert!(references_service(&i, "ns", "dflt"));
-    assert!(references_service(&i, "ns", "green"));
-    assert!(!references_service(&i, "ns", "gree"));
-    assert!(!references_service(&i, "other", "svc-i"));
+    assert!(references_service(&i, aws(), "ns", "svc-i"));
+    assert!(references_service(&i, aws(), "ns", "dflt"));
+    assert!(references_service(&i, aws(), "ns", "green"));
+    assert!(!references_service(&i, aws(), "ns", "gree"));
+    assert!(!references_service(&i, aws(), "other", "svc-i"));
 }
 
 #[test]

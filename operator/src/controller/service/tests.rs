@@ -6,8 +6,12 @@ use crate::controller::test_support::{apply_to_cloud, context, merge_patch, Fake
 use kube::runtime::reflector;
 use providers::frontend::{Frontend, ObjectRef as FeRef};
 use providers::plan::{Observed, ObservedResource, Resource};
+use providers::Plan;
 use serde_json::{json, Value};
 use std::sync::Mutex;
+
+/// The aws-load-balancer-controller's Service finalizer, which the AWS profile must keep.
+const FINALIZER: &str = "service.k8s.aws/resources";
 
 /// A scripted Provider: keeps "cloud" state in memory, records calls, fails on demand.
 #[derive(Default)]

@@ -3,6 +3,10 @@
 use super::*;
 use serde_json::json;
 
+fn aws() -> Option<&'static PolicyVocabulary> {
+    providers::aws::profile::PROFILE.policy.as_ref()
+}
+
 fn policy(name: &str, spec: serde_json::Value) -> LoadBalancerPolicy {
     serde_json::from_value(json!({
         "apiVersion": "berth.dev/v1alpha1",
@@ -289,6 +293,7 @@ fn table() {
                 class,
             },
             &a,
+            aws(),
         );
         match want {
             Want::Adds(policy, adds) => {
@@ -330,6 +335,7 @@ fn a_default_internet_facing_scheme_is_restricted_too() {
             class: Some("berth.dev/aws-nlb"),
         },
         &BTreeMap::new(),
+        aws(),
     )
     .unwrap_err();
     assert_eq!(v.reason(), "PolicyViolation");
@@ -400,6 +406,7 @@ fn invalid_policies_fail_closed() {
                 class: None,
             },
             &BTreeMap::new(),
+            aws(),
         )
         .unwrap_err();
         assert_eq!(v.reason(), "InvalidPolicy");
@@ -418,6 +425,7 @@ fn a_malformed_service_tag_annotation_is_left_to_the_provider() {
             class: None,
         },
         &a,
+        aws(),
     )
     .unwrap();
     assert_eq!(
@@ -619,10 +627,10 @@ fn ingress_table() {
         let own = ing.metadata.annotations.clone().unwrap_or_default();
         let subject = crate::policy::status::ingress_subject(&ing, &classes);
         let refs: Vec<&LoadBalancerPolicy> = all.iter().map(|p| &**p).collect();
-        let got = evaluate(&refs, subject, &own);
+        let got = evaluate(&refs, subject, &own, aws());
         // The controller's entry point agrees.
         assert_eq!(
-            crate::policy::effective_ingress_annotations(&all, &ing, &classes),
+            crate::policy::effective_ingress_annotations(&all, &ing, &classes, aws()),
             got.clone().map(|e| e.annotations),
             "{name}"
         );
@@ -723,4 +731,76 @@ fn ingress_subjects_and_conflicts() {
         .unwrap(),
         None
     );
+}
+
+/// A cloud whose vocabulary lacks what a policy sets: the object is refused, never served as if
+/// the policy were not there.
+#[test]
+fn what_a_cloud_cannot_map_is_refused() {
+    static NO_CERTS: PolicyVocabulary = PolicyVocabulary {
+        service: Vocabulary {
+            kind: "Service",
+            prefixes: &["example.com/"],
+            scheme: "scheme",
+            internal: None,
+            subnets: "subnets",
+            tags: "labels",
+            certificate: None,
+            ssl_policy: None,
+        },
+        ingress: None,
+        reserved_tag_prefixes: &["berth.dev/"],
+    };
+    let subject = Subject {
+        namespace: NS,
+        class: None,
+    };
+    let with = |defaults: serde_json::Value| {
+        policy(
+            "p",
+            json!({"loadBalancerClasses": [""], "defaults": defaults}),
+        )
+    };
+    let own = BTreeMap::new();
+
+    let p = with(json!({"scheme": "internal"}));
+    let e = evaluate(&[&p], subject, &own, Some(&NO_CERTS)).unwrap();
+    assert_eq!(e.annotations["example.com/scheme"], "internal");
+
+    let p = with(json!({"certificateArn": "arn:aws:acm:us-east-1:1:certificate/x"}));
+    let v = evaluate(&[&p], subject, &own, Some(&NO_CERTS)).unwrap_err();
+    assert_eq!(v.rule, Rule::InvalidPolicy);
+    assert!(v.message.contains("spec.defaults.certificateArn"), "{v}");
+
+    let p = with(json!({"sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}));
+    let v = evaluate(&[&p], subject, &own, Some(&NO_CERTS)).unwrap_err();
+    assert!(v.message.contains("spec.defaults.sslPolicy"), "{v}");
+
+    let p = with(json!({"tags": {"berth.dev/x": "1"}}));
+    let v = evaluate(&[&p], subject, &own, Some(&NO_CERTS)).unwrap_err();
+    assert!(v.message.contains("reserved"), "{v}");
+
+    // No vocabulary at all (a cloud without policy support): refused, with its own reason.
+    let p = with(json!({}));
+    let v = evaluate(&[&p], subject, &own, None).unwrap_err();
+    assert_eq!(
+        (&v.rule, v.reason()),
+        (&Rule::Unsupported, "PolicyUnsupported")
+    );
+    assert!(
+        v.message.contains("cannot apply LoadBalancerPolicies"),
+        "{v}"
+    );
+    // ... but an object no policy governs is served as it is.
+    assert!(evaluate(&[], subject, &own, None).is_ok());
+
+    // An Ingress where the cloud has no Ingress vocabulary.
+    let ing = IngressSubject {
+        namespace: NS,
+        class: Some("c"),
+        parameters: None,
+    };
+    let p = policy("p", json!({"ingressClasses": ["c"]}));
+    let v = evaluate(&[&p], ing, &own, Some(&NO_CERTS)).unwrap_err();
+    assert_eq!(v.rule, Rule::Unsupported);
 }

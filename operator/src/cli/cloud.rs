@@ -1,0 +1,125 @@
+//! The one place the operator names clouds: `--cloud`, its [`Profile`], and the live provider
+//! (the only part that needs a cloud's own type: credentials and endpoints). Everything else
+//! reaches the cloud through the profile or the `Provider` trait.
+
+use clap::ValueEnum;
+use providers::metrics::CallRecorder;
+use providers::profile::Profile;
+use providers::Provider;
+use std::sync::Arc;
+
+/// The clouds compiled into this build (cargo features `aws`, `gcp`, `azure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Cloud {
+    #[cfg(feature = "aws")]
+    Aws,
+    #[cfg(feature = "gcp")]
+    Gcp,
+    #[cfg(feature = "azure")]
+    Azure,
+}
+
+impl Cloud {
+    /// The first cloud of the build (AWS in the default build).
+    pub fn default_for_build() -> Cloud {
+        Cloud::value_variants()[0]
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "aws")]
+            Cloud::Aws => "aws",
+            #[cfg(feature = "gcp")]
+            Cloud::Gcp => "gcp",
+            #[cfg(feature = "azure")]
+            Cloud::Azure => "azure",
+        }
+    }
+
+    pub fn profile(self) -> &'static Profile {
+        Profile::of(self.name())
+            .unwrap_or_else(|| unreachable!("every Cloud variant has a compiled profile"))
+    }
+}
+
+/// Settings a live provider needs beyond the cluster name.
+pub struct Live<'a> {
+    pub cluster: &'a str,
+    /// AWS: the VPC (default: the load balancer's subnets' VPC).
+    pub vpc_id: Option<&'a str>,
+    pub recorder: Arc<dyn CallRecorder>,
+    /// Cloud API calls per second and burst.
+    pub rate: Option<(u32, u32)>,
+}
+
+/// The provider that talks to the cloud, from the standard environment of that cloud's SDK.
+#[cfg_attr(not(feature = "aws"), allow(unused_variables))]
+pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dyn Provider>> {
+    match cloud {
+        #[cfg(feature = "aws")]
+        Cloud::Aws => {
+            let mut p = providers::aws::AwsProvider::from_env(
+                live.cluster.to_string(),
+                live.vpc_id.map(String::from),
+                live.recorder,
+            )
+            .await;
+            if let Some((qps, burst)) = live.rate {
+                p = p.with_rate_limit(qps, burst);
+            }
+            Ok(Arc::new(p))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(other)),
+    }
+}
+
+/// The least-privilege policy for the calls berth makes on the cloud.
+#[cfg_attr(not(feature = "aws"), allow(unused_variables))]
+pub fn iam_policy(cloud: Cloud, cluster: &str) -> crate::Result<serde_json::Value> {
+    match cloud {
+        #[cfg(feature = "aws")]
+        Cloud::Aws => Ok(providers::aws::operations::iam_policy(cluster)),
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(other)),
+    }
+}
+
+/// A cloud whose profile is compiled in but whose provider is not written yet.
+fn not_built(cloud: Cloud) -> crate::Error {
+    let ready: Vec<&str> = providers::profile::compiled()
+        .iter()
+        .filter(|p| p.offline.is_some())
+        .map(|p| p.cloud)
+        .collect();
+    crate::Error::Config(format!(
+        "--cloud {c}: berth knows which objects are {c}'s, but its {c} provider does not exist yet (clouds this build provisions: {})",
+        if ready.is_empty() { "none".to_string() } else { ready.join(", ") },
+        c = cloud.name(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cloud_value_has_its_profile() {
+        for c in Cloud::value_variants() {
+            assert_eq!(c.profile().cloud, c.name());
+            let value = c.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), c.name());
+        }
+        assert_eq!(Cloud::default_for_build(), Cloud::value_variants()[0]);
+    }
+
+    #[cfg(feature = "gcp")]
+    #[test]
+    fn a_cloud_without_a_provider_says_so() {
+        let e = iam_policy(Cloud::Gcp, "c").unwrap_err().to_string();
+        assert!(
+            e.contains("--cloud gcp") && e.contains("provider does not exist yet"),
+            "{e}"
+        );
+    }
+}
