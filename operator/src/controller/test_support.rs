@@ -1,6 +1,6 @@
 //! Test-only pieces shared by the Service and Ingress reconciler tests: a fake Kubernetes API (a
-//! tower service that records every request and answers it), an in-memory "cloud" a fake
-//! Provider applies plans to, and the reconciler Context built over both.
+//! tower service that records every request and answers it), the one scripted fake Provider
+//! with its in-memory "cloud", and the reconciler Context built over both.
 
 use crate::context::Context;
 use crate::metrics::Metrics;
@@ -8,7 +8,9 @@ use http::{Request, Response, StatusCode};
 use k8s_openapi::api::core::v1::Node;
 use kube::client::Body;
 use kube::runtime::reflector::Store;
-use providers::plan::{Action as PlanAction, ObservedResource, Resource};
+use providers::frontend::{Frontend, ObjectRef as FeRef};
+use providers::ingress::{GroupDesired, IngressGroup};
+use providers::plan::{Action as PlanAction, Observed, ObservedResource, Resource};
 use providers::{Address, Plan};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -162,32 +164,174 @@ impl FakeApi {
     }
 }
 
-/// Applies `plan` to the in-memory `cloud` as a fake Provider would (one ObservedResource with
-/// id `arn:<name>` per created or updated resource) and answers `hostname` while it holds an LB.
-pub(crate) fn apply_to_cloud(
-    cloud: &Mutex<Vec<ObservedResource>>,
-    plan: &Plan,
-    hostname: &str,
-) -> Option<Address> {
-    let mut cloud = cloud.lock().unwrap();
-    for c in &plan.changes {
-        cloud.retain(|o| !(o.resource.kind == c.kind && o.resource.name == c.name));
-        if c.action != PlanAction::Delete {
-            cloud.push(ObservedResource {
-                id: format!("arn:{}", c.name),
-                resource: Resource {
-                    kind: c.kind.clone(),
-                    name: c.name.clone(),
-                    properties: c.properties.clone(),
-                },
-                outputs: Default::default(),
-            });
+/// The one scripted Provider of the controller tests. A Service gets an `LB` and a `TG` (its
+/// nodes as targets); an Ingress group gets an `LB` and a `RULE` and a `TG` per accepted member
+/// (members annotated `test/reject` are rejected). The "cloud" is in memory (see
+/// [`Self::apply_to_cloud`]); every call is logged; `fail_desired` / `fail_apply` fail the next
+/// call with the error put there.
+#[derive(Default)]
+pub(crate) struct FakeProvider {
+    calls: Mutex<Vec<String>>,
+    pub cloud: Mutex<Vec<ObservedResource>>,
+    pub fail_desired: Mutex<Option<providers::Error>>,
+    pub fail_apply: Mutex<Option<providers::Error>>,
+    /// The Frontends `desired` saw.
+    pub frontends: Mutex<Vec<Frontend>>,
+    /// (member, its `alb.ingress.kubernetes.io/tags`) as the last `desired_group` saw them.
+    members: Mutex<Vec<(String, Option<String>)>>,
+    /// The hostname answered while the cloud holds an LB.
+    hostname: &'static str,
+}
+
+impl FakeProvider {
+    pub fn answering(hostname: &'static str) -> Self {
+        FakeProvider {
+            hostname,
+            ..Default::default()
         }
     }
-    cloud
-        .iter()
-        .any(|o| o.resource.kind == "LB")
-        .then(|| Address::Hostname(hostname.into()))
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    pub fn members(&self) -> Vec<(String, Option<String>)> {
+        self.members.lock().unwrap().clone()
+    }
+    /// The names of what the cloud holds, sorted.
+    pub fn cloud_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .cloud
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|o| o.resource.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+    fn take(slot: &Mutex<Option<providers::Error>>) -> Option<providers::Error> {
+        slot.lock().unwrap().take()
+    }
+
+    /// Applies `plan` to the in-memory cloud (one ObservedResource with id `arn:<name>` per
+    /// created or updated resource); the address while it holds an LB.
+    fn apply_to_cloud(&self, plan: &Plan) -> Option<Address> {
+        let mut cloud = self.cloud.lock().unwrap();
+        for c in &plan.changes {
+            cloud.retain(|o| !(o.resource.kind == c.kind && o.resource.name == c.name));
+            if c.action != PlanAction::Delete {
+                cloud.push(ObservedResource {
+                    id: format!("arn:{}", c.name),
+                    resource: res(&c.kind, &c.name, c.properties.clone()),
+                    outputs: Default::default(),
+                });
+            }
+        }
+        cloud
+            .iter()
+            .any(|o| o.resource.kind == "LB")
+            .then(|| Address::Hostname(self.hostname.into()))
+    }
+}
+
+fn res(kind: &str, name: &str, properties: serde_json::Map<String, Value>) -> Resource {
+    Resource {
+        kind: kind.into(),
+        name: name.into(),
+        properties,
+    }
+}
+
+#[async_trait::async_trait]
+impl providers::Provider for FakeProvider {
+    fn cloud(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn desired(&self, fe: &Frontend) -> providers::Result<Vec<Resource>> {
+        self.log(format!("desired {}", fe.object.stack()));
+        self.frontends.lock().unwrap().push(fe.clone());
+        if let Some(e) = Self::take(&self.fail_desired) {
+            return Err(e);
+        }
+        let targets: Vec<Value> = fe.nodes.iter().map(|n| json!(n.name)).collect();
+        let props = |v: Value| v.as_object().cloned().unwrap_or_default();
+        Ok(vec![
+            res("LB", "lb", props(json!({"Scheme": "internal"}))),
+            res("TG", "tg", props(json!({"Targets": targets}))),
+        ])
+    }
+
+    async fn desired_group(&self, group: &IngressGroup) -> providers::Result<GroupDesired> {
+        let names: Vec<String> = group.members.iter().map(|m| m.object.stack()).collect();
+        self.log(format!(
+            "desired_group {} [{}]",
+            group.object,
+            names.join(",")
+        ));
+        *self.members.lock().unwrap() = group
+            .members
+            .iter()
+            .map(|m| {
+                let tags = m.annotations.get("alb.ingress.kubernetes.io/tags");
+                (m.object.name.clone(), tags.cloned())
+            })
+            .collect();
+        let mut out = GroupDesired::default();
+        for m in &group.members {
+            if let Some(v) = m.annotations.get("test/reject") {
+                let e = providers::Error::InvalidAnnotation {
+                    object: m.object.clone(),
+                    annotation: "test/reject".into(),
+                    value: v.clone(),
+                    expected: "no such annotation".into(),
+                };
+                out.rejected.push((m.object.clone(), e));
+            } else {
+                let name = &m.object.name;
+                out.resources
+                    .push(res("RULE", &format!("rule-{name}"), Default::default()));
+                out.resources
+                    .push(res("TG", &format!("tg-{name}"), Default::default()));
+            }
+        }
+        if !out.resources.is_empty() {
+            out.resources
+                .insert(0, res("LB", "alb", Default::default()));
+        }
+        Ok(out)
+    }
+
+    async fn observe(
+        &self,
+        owner: &FeRef,
+        cluster: &str,
+        desired: &[Resource],
+    ) -> providers::Result<Observed> {
+        self.log(format!(
+            "observe {owner} {cluster} desired={}",
+            desired.len()
+        ));
+        Ok(Observed {
+            resources: self.cloud.lock().unwrap().clone(),
+            foreign: Default::default(),
+        })
+    }
+
+    fn plan(&self, desired: &[Resource], observed: &Observed) -> providers::Result<Plan> {
+        self.log("plan".into());
+        providers::plan::diff(desired, observed, &["LB", "TG", "RULE"])
+    }
+
+    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<Option<Address>> {
+        self.log(format!("apply {}", plan.changes.len()));
+        if let Some(e) = Self::take(&self.fail_apply) {
+            return Err(e);
+        }
+        Ok(self.apply_to_cloud(plan))
+    }
 }
 
 /// The reconciler Context over the fake API and `provider`: cluster `c1`, default selection, no

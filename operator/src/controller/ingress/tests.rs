@@ -2,10 +2,7 @@
 //! `controller::test_support` (a tower service that records every request and answers it).
 
 use super::*;
-use crate::controller::test_support::{apply_to_cloud, context, merge_patch, FakeApi};
-use providers::frontend::Frontend;
-use providers::plan::{Observed, ObservedResource, Resource};
-use providers::Plan;
+use crate::controller::test_support::{context, merge_patch, FakeApi, FakeProvider};
 use serde_json::{json, Value};
 
 // The aws-load-balancer-controller's names, which the AWS profile must keep (migration).
@@ -16,132 +13,6 @@ const FINALIZER_IMPLICIT: &str = "ingress.k8s.aws/resources";
 
 fn aws() -> &'static providers::profile::IngressProfile {
     providers::aws::profile::PROFILE.ingress.as_ref().unwrap()
-}
-
-/// A scripted Provider: one LB, one rule and one target group per accepted member; members
-/// annotated `test/reject` are rejected with an InvalidAnnotation error.
-#[derive(Default)]
-struct FakeProvider {
-    calls: Mutex<Vec<String>>,
-    cloud: Mutex<Vec<ObservedResource>>,
-    fail_apply: Mutex<Option<providers::Error>>,
-    /// (member, its `alb.ingress.kubernetes.io/tags`) as the last `desired_group` saw them.
-    members: Mutex<Vec<(String, Option<String>)>>,
-}
-
-impl FakeProvider {
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-    fn members(&self) -> Vec<(String, Option<String>)> {
-        self.members.lock().unwrap().clone()
-    }
-    fn log(&self, s: String) {
-        self.calls.lock().unwrap().push(s);
-    }
-    fn cloud_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .cloud
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|o| o.resource.name.clone())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-fn res(kind: &str, name: &str) -> Resource {
-    Resource {
-        kind: kind.into(),
-        name: name.into(),
-        properties: Default::default(),
-    }
-}
-
-#[async_trait::async_trait]
-impl providers::Provider for FakeProvider {
-    fn cloud(&self) -> &'static str {
-        "fake"
-    }
-
-    async fn desired(&self, _fe: &Frontend) -> providers::Result<Vec<Resource>> {
-        unreachable!("the Ingress controller asks for groups")
-    }
-
-    async fn desired_group(&self, group: &IngressGroup) -> providers::Result<GroupDesired> {
-        let names: Vec<String> = group.members.iter().map(|m| m.object.stack()).collect();
-        self.log(format!(
-            "desired_group {} [{}]",
-            group.object,
-            names.join(",")
-        ));
-        *self.members.lock().unwrap() = group
-            .members
-            .iter()
-            .map(|m| {
-                (
-                    m.object.name.clone(),
-                    m.annotations.get("alb.ingress.kubernetes.io/tags").cloned(),
-                )
-            })
-            .collect();
-        let mut out = GroupDesired::default();
-        let mut accepted = 0;
-        for m in &group.members {
-            if let Some(v) = m.annotations.get("test/reject") {
-                out.rejected.push((
-                    m.object.clone(),
-                    providers::Error::InvalidAnnotation {
-                        object: m.object.clone(),
-                        annotation: "test/reject".into(),
-                        value: v.clone(),
-                        expected: "no such annotation".into(),
-                    },
-                ));
-            } else {
-                accepted += 1;
-                out.resources
-                    .push(res("RULE", &format!("rule-{}", m.object.name)));
-                out.resources
-                    .push(res("TG", &format!("tg-{}", m.object.name)));
-            }
-        }
-        if accepted > 0 {
-            out.resources.insert(0, res("LB", "alb"));
-        }
-        Ok(out)
-    }
-
-    async fn observe(
-        &self,
-        owner: &FeRef,
-        _cluster: &str,
-        desired: &[Resource],
-    ) -> providers::Result<Observed> {
-        self.log(format!("observe {owner} desired={}", desired.len()));
-        Ok(Observed {
-            resources: self.cloud.lock().unwrap().clone(),
-            foreign: Default::default(),
-        })
-    }
-
-    fn plan(&self, desired: &[Resource], observed: &Observed) -> providers::Result<Plan> {
-        providers::plan::diff(desired, observed, &["LB", "TG", "RULE"])
-    }
-
-    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<Option<Address>> {
-        self.log(format!("apply {}", plan.changes.len()));
-        if let Some(e) = self.fail_apply.lock().unwrap().take() {
-            return Err(e);
-        }
-        Ok(apply_to_cloud(
-            &self.cloud,
-            plan,
-            "Grp-1.ELB.us-east-1.amazonaws.com",
-        ))
-    }
 }
 
 const HOST: &str = "grp-1.elb.us-east-1.amazonaws.com";
@@ -170,7 +41,7 @@ fn harness_with(policies: Option<Vec<crate::policy::LoadBalancerPolicy>>) -> Har
         store
     });
     let api = FakeApi::default();
-    let provider = Arc::new(FakeProvider::default());
+    let provider = Arc::new(FakeProvider::answering("Grp-1.ELB.us-east-1.amazonaws.com"));
     let caches = IngressCaches::new(false);
     let (node_store, _w) = reflector::store::<Node>();
     let base = Arc::new(context(&api, provider.clone(), node_store).with_policies(store));
@@ -408,7 +279,10 @@ async fn deleting_one_member_removes_only_its_resources_then_its_finalizer() {
     assert_eq!(out.address, None);
     assert!(h.provider.cloud_names().is_empty());
     let log = h.provider.calls()[before..].to_vec();
-    assert_eq!(log, ["observe IngressGroup g desired=0", "apply 3"]);
+    assert_eq!(
+        log,
+        ["observe IngressGroup g c1 desired=0", "plan", "apply 3"]
+    );
     assert_eq!(h.api.finalizer_patches(), [("b".to_string(), json!([]))]);
 }
 

@@ -2,101 +2,13 @@
 //! `controller::test_support` (a tower service that records every request and answers it).
 
 use super::*;
-use crate::controller::test_support::{apply_to_cloud, context, merge_patch, FakeApi};
+use crate::controller::test_support::{context, merge_patch, FakeApi, FakeProvider};
 use kube::runtime::reflector;
-use providers::frontend::{Frontend, ObjectRef as FeRef};
-use providers::plan::{Observed, ObservedResource, Resource};
-use providers::Plan;
+use providers::frontend::ObjectRef as FeRef;
 use serde_json::{json, Value};
-use std::sync::Mutex;
 
 /// The aws-load-balancer-controller's Service finalizer, which the AWS profile must keep.
 const FINALIZER: &str = "service.k8s.aws/resources";
-
-/// A scripted Provider: keeps "cloud" state in memory, records calls, fails on demand.
-#[derive(Default)]
-struct FakeProvider {
-    calls: Mutex<Vec<String>>,
-    cloud: Mutex<Vec<ObservedResource>>,
-    fail_desired: Mutex<Option<providers::Error>>,
-    fail_apply: Mutex<Option<providers::Error>>,
-    frontends: Mutex<Vec<Frontend>>,
-}
-
-impl FakeProvider {
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-    fn log(&self, s: String) {
-        self.calls.lock().unwrap().push(s);
-    }
-}
-
-fn take_err(slot: &Mutex<Option<providers::Error>>) -> Option<providers::Error> {
-    slot.lock().unwrap().take()
-}
-
-#[async_trait::async_trait]
-impl providers::Provider for FakeProvider {
-    fn cloud(&self) -> &'static str {
-        "fake"
-    }
-
-    async fn desired(&self, fe: &Frontend) -> providers::Result<Vec<Resource>> {
-        self.log(format!("desired {}", fe.object.stack()));
-        self.frontends.lock().unwrap().push(fe.clone());
-        if let Some(e) = take_err(&self.fail_desired) {
-            return Err(e);
-        }
-        let targets: Vec<Value> = fe.nodes.iter().map(|n| json!(n.name)).collect();
-        Ok(vec![
-            Resource {
-                kind: "LB".into(),
-                name: "lb".into(),
-                properties: json!({"Scheme": "internal"}).as_object().cloned().unwrap(),
-            },
-            Resource {
-                kind: "TG".into(),
-                name: "tg".into(),
-                properties: json!({"Targets": targets}).as_object().cloned().unwrap(),
-            },
-        ])
-    }
-
-    async fn observe(
-        &self,
-        owner: &FeRef,
-        cluster: &str,
-        desired: &[Resource],
-    ) -> providers::Result<Observed> {
-        self.log(format!(
-            "observe {} {cluster} desired={}",
-            owner.stack(),
-            desired.len()
-        ));
-        Ok(Observed {
-            resources: self.cloud.lock().unwrap().clone(),
-            foreign: Default::default(),
-        })
-    }
-
-    fn plan(&self, desired: &[Resource], observed: &Observed) -> providers::Result<Plan> {
-        self.log("plan".into());
-        providers::plan::diff(desired, observed, &["LB", "TG"])
-    }
-
-    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<Option<Address>> {
-        self.log(format!("apply {}", plan.changes.len()));
-        if let Some(e) = take_err(&self.fail_apply) {
-            return Err(e);
-        }
-        Ok(apply_to_cloud(
-            &self.cloud,
-            plan,
-            "Web-123.ELB.us-east-1.amazonaws.com",
-        ))
-    }
-}
 
 struct Harness {
     api: FakeApi,
@@ -106,7 +18,9 @@ struct Harness {
 
 fn harness(nodes: &[&str]) -> Harness {
     let api = FakeApi::default();
-    let provider = Arc::new(FakeProvider::default());
+    let provider = Arc::new(FakeProvider::answering(
+        "Web-123.ELB.us-east-1.amazonaws.com",
+    ));
     let (node_store, mut writer) = reflector::store::<Node>();
     for n in nodes {
         let node: Node = serde_json::from_value(json!({"metadata": {"name": n}, "spec": {"providerID": format!("aws:///us-east-1a/i-{n}")}})).unwrap();
@@ -172,7 +86,7 @@ async fn ensure_creates_reports_and_then_is_a_no_op() {
         h.provider.calls(),
         [
             "desired shop/web",
-            "observe shop/web c1 desired=2",
+            "observe Service shop/web c1 desired=2",
             "plan",
             "apply 2"
         ]
@@ -222,7 +136,7 @@ async fn ensure_creates_reports_and_then_is_a_no_op() {
         h.provider.calls()[4..],
         [
             "desired shop/web",
-            "observe shop/web c1 desired=2",
+            "observe Service shop/web c1 desired=2",
             "plan",
             "apply 0"
         ]
@@ -359,7 +273,7 @@ async fn deletion_deletes_the_cloud_resources_before_the_finalizer_goes() {
         .unwrap();
     assert_eq!(
         h.provider.calls()[4..],
-        ["observe shop/web c1 desired=0", "plan", "apply 2"]
+        ["observe Service shop/web c1 desired=0", "plan", "apply 2"]
     );
     assert!(h.provider.cloud.lock().unwrap().is_empty());
     let calls = &h.api.calls()[before..];
@@ -411,7 +325,7 @@ async fn a_service_that_is_no_longer_selected_is_released() {
     reconcile(service(released), h.ctx.clone()).await.unwrap();
     assert_eq!(
         h.provider.calls()[4..],
-        ["observe shop/web c1 desired=0", "plan", "apply 2"]
+        ["observe Service shop/web c1 desired=0", "plan", "apply 2"]
     );
     assert!(h.provider.cloud.lock().unwrap().is_empty());
     let status = h.api.status_patches();
