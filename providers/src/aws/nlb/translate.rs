@@ -323,15 +323,7 @@ fn target_group(
                     fe.object
                 )));
             }
-            let mut t: Vec<(String, u16)> =
-                p.endpoints.iter().map(|e| (e.ip.clone(), e.port)).collect();
-            t.sort();
-            t.dedup();
-            let port = p
-                .target_port
-                .or_else(|| t.first().map(|x| x.1))
-                .unwrap_or(p.port);
-            (port, t)
+            ip_targets(p)
         }
     };
     let tg_name = generated_name(
@@ -484,6 +476,19 @@ pub fn instance_targets(nodes: &[crate::frontend::Node], port: u16) -> Vec<(Stri
     t.sort();
     t.dedup();
     t
+}
+
+/// The ready pod endpoints of a Service port, sorted, each once, and the target group's port:
+/// the port's targetPort when numeric, else the endpoints' (a named port), else the port itself.
+pub fn ip_targets(p: &crate::frontend::ServicePort) -> (u16, Vec<(String, u16)>) {
+    let mut t: Vec<(String, u16)> = p.endpoints.iter().map(|e| (e.ip.clone(), e.port)).collect();
+    t.sort();
+    t.dedup();
+    let port = p
+        .target_port
+        .or_else(|| t.first().map(|x| x.1))
+        .unwrap_or(p.port);
+    (port, t)
 }
 
 /// `aws:///us-east-1a/i-0123456789abcdef0` -> `i-0123456789abcdef0`. Nodes that are not EC2
