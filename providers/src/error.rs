@@ -44,9 +44,37 @@ pub enum Error {
     /// retried slowly: a fast retry would fail the same way.
     #[error("berth bug: {0}")]
     Bug(String),
-    /// Something berth needs to know is not available (e.g. EndpointSlices for ip targets).
+    /// Something berth needs from Kubernetes is not there (yet): e.g. pod endpoints for ip
+    /// targets. Retried with back-off.
     #[error("{0}")]
     Unavailable(String),
+    /// What the cloud account must provide is missing or ambiguous: subnets tagged for load
+    /// balancers, subnets in one VPC, one cluster-tagged security group on the targets, an
+    /// instance EC2 knows. The message says what to set up. Retried slowly: the account can
+    /// change without the object changing.
+    #[error("{0}")]
+    CloudSetup(String),
+    /// A cloud limit is reached (rules per listener, load balancers or rules per security
+    /// group): raise the quota or ask for less. Retried slowly.
+    #[error("{}quota reached: {what}", prefix(.object))]
+    Quota { object: String, what: String },
+    /// A shared resource changed under berth at every try to write it (its version token was
+    /// stale each time). Retried soon, from a fresh read.
+    #[error(
+        "{resource} changed under berth {attempts} times in a row (stale version); trying again"
+    )]
+    StaleVersion { resource: String, attempts: usize },
+    /// A long-running cloud operation ended in an error (the cloud's own message).
+    #[error("cloud operation {operation} failed: {message}")]
+    OperationFailed { operation: String, message: String },
+    /// berth does not do this on this cloud (yet).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The cloud is still doing what berth asked (e.g. releasing a security group from a deleted
+    /// load balancer): not a failure; the controller comes back soon and, while deleting, keeps
+    /// its finalizer.
+    #[error("still in progress: {0}")]
+    InProgress(String),
     /// The cloud API refused or failed a call.
     #[error("cloud API call {operation} failed: {message}")]
     Cloud {
@@ -67,6 +95,12 @@ impl Error {
             Error::NeedsReplacement { .. } => "ReplacementNeeded",
             Error::Bug(_) => "BerthBug",
             Error::Unavailable(_) => "Unavailable",
+            Error::CloudSetup(_) => "CloudSetupMissing",
+            Error::Quota { .. } => "QuotaExceeded",
+            Error::StaleVersion { .. } => "StaleVersion",
+            Error::OperationFailed { .. } => "CloudOperationFailed",
+            Error::Unsupported(_) => "Unsupported",
+            Error::InProgress(_) => "InProgress",
             Error::Cloud { .. } => "CloudAPIError",
         }
     }
@@ -83,13 +117,14 @@ impl Error {
     }
 
     /// Whether retrying soon (with backoff) can help: the cloud said so (throttling, 5xx,
-    /// timeouts, a stale version), or something berth waits for is not there yet. Errors in the
-    /// input, a cloud refusal that is not retryable (access denied, a validation error) and
-    /// berth's own bugs wait for a change, or a slow requeue.
+    /// timeouts), a stale version, or something berth waits for is not there yet. Errors in the
+    /// input, a cloud refusal that is not retryable (access denied, a validation error), a
+    /// missing cloud setup, a quota, a failed operation and berth's own bugs wait for a change,
+    /// or a slow requeue.
     pub fn retry_soon(&self) -> bool {
         match self {
             Error::Cloud { retryable, .. } => *retryable,
-            Error::Unavailable(_) => true,
+            Error::Unavailable(_) | Error::StaleVersion { .. } | Error::InProgress(_) => true,
             _ => false,
         }
     }

@@ -27,4 +27,4 @@ pub mod gcp;
 pub use error::{Error, Result};
 pub use frontend::{Frontend, ObjectRef};
 pub use plan::{Action, Change, Observed, ObservedResource, Plan, Resource};
-pub use provider::{Address, Provider};
+pub use provider::{Address, ApplyOutcome, Provider};

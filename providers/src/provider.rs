@@ -14,6 +14,28 @@ pub enum Address {
     Ip(String),
 }
 
+/// What an apply did: the load balancer's address (if one remains), and the work the cloud is
+/// still doing, which berth did not wait for (see [`crate::engine::operation`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplyOutcome {
+    pub address: Option<Address>,
+    pub pending: Vec<String>,
+}
+
+impl ApplyOutcome {
+    pub fn done(address: Option<Address>) -> Self {
+        ApplyOutcome {
+            address,
+            pending: Vec::new(),
+        }
+    }
+
+    /// While work is pending, the error that keeps a deletion (and its finalizer) going.
+    pub fn in_progress(&self) -> Option<crate::error::Error> {
+        (!self.pending.is_empty()).then(|| crate::error::Error::InProgress(self.pending.join("; ")))
+    }
+}
+
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
     /// `aws`, `gcp` or `azure`.
@@ -31,7 +53,7 @@ pub trait Provider: Send + Sync {
     /// [`GroupDesired::converge`] says not to.
     /// The default says the provider serves no Ingresses (so test fakes need not implement it).
     async fn desired_group(&self, group: &IngressGroup) -> Result<GroupDesired> {
-        Err(crate::error::Error::Unavailable(format!(
+        Err(crate::error::Error::Unsupported(format!(
             "{}: the {} provider does not serve Ingress groups",
             group.object,
             self.cloud()
@@ -51,6 +73,7 @@ pub trait Provider: Send + Sync {
     /// Pure diff (see [`crate::plan::diff`]).
     fn plan(&self, desired: &[Resource], observed: &Observed) -> Result<Plan>;
 
-    /// Executes the plan; idempotent; returns the address of the load balancer if there is one.
-    async fn apply(&self, plan: &Plan, observed: &Observed) -> Result<Option<Address>>;
+    /// Executes the plan; idempotent; returns the address of the load balancer if there is one,
+    /// and what the cloud is still doing (the caller comes back soon rather than waiting).
+    async fn apply(&self, plan: &Plan, observed: &Observed) -> Result<ApplyOutcome>;
 }

@@ -658,7 +658,7 @@ async fn subnets_are_discovered_by_tags_names_or_ids_and_missing_tags_are_explai
         .desired(&public)
         .await
         .expect_err("no public subnets");
-    assert!(matches!(err, Error::Unavailable(_)), "{err}");
+    assert!(matches!(err, Error::CloudSetup(_)), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("kubernetes.io/role/elb=1"), "{msg}");
     assert!(

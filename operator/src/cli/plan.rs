@@ -269,7 +269,7 @@ pub fn plan_offline_against(
                     Ok((None, d.rejected))
                 }
             }
-            None => Err(providers::Error::Unavailable(format!(
+            None => Err(providers::Error::Unsupported(format!(
                 "{}: the {} provider does not serve Ingress groups",
                 group.object, profile.cloud
             ))),

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub const USER_ERROR_REQUEUE: Duration = Duration::from_secs(300);
 /// Requeue after an API conflict (a stale cache, or two groups editing one object's finalizers).
 pub const CONFLICT_REQUEUE: Duration = Duration::from_secs(1);
+/// Come back this soon while the cloud is still doing what berth asked (work reported pending).
+pub const PENDING_REQUEUE: Duration = Duration::from_secs(10);
 const BACKOFF_BASE: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -62,6 +64,16 @@ where
         );
     }
     result
+}
+
+/// Warning for a failure; Normal for work the cloud is still doing (not a failure).
+pub fn event_type(e: &Error) -> kube::runtime::events::EventType {
+    match e {
+        Error::Provider(providers::Error::InProgress(_)) => {
+            kube::runtime::events::EventType::Normal
+        }
+        _ => kube::runtime::events::EventType::Warning,
+    }
 }
 
 /// `2 to create, 0 to update, 1 to delete` (the Events' summary of a plan).

@@ -96,7 +96,7 @@ async fn report_error(svc: &Service, ctx: &Context, e: &Error) {
     report::event(
         &ctx.recorder,
         svc,
-        EventType::Warning,
+        super::common::event_type(e),
         reason,
         "Reconcile",
         message.clone(),
@@ -182,8 +182,8 @@ async fn ensure(svc: &Service, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-    let address = ctx.provider.apply(&plan, &observed).await?;
-    let (ingress, message) = match &address {
+    let applied = ctx.provider.apply(&plan, &observed).await?;
+    let (ingress, message) = match &applied.address {
         Some(Address::Hostname(h)) => (
             Ingress::Set(Address::Hostname(h.clone())),
             format!("load balancer {} is provisioned", h.to_ascii_lowercase()),
@@ -217,6 +217,10 @@ async fn ensure(svc: &Service, ctx: &Context) -> Result<Action> {
         .await;
     }
     ctx.metrics.set_managed(&key(svc), true);
+    if !applied.pending.is_empty() {
+        info!(pending = %applied.pending.join("; "), "cloud work still pending; back soon");
+        return Ok(Action::requeue(super::common::PENDING_REQUEUE));
+    }
     Ok(Action::requeue(ctx.resync))
 }
 
@@ -238,7 +242,11 @@ async fn cleanup(svc: &Service, ctx: &Context) -> Result<()> {
         )
         .await;
     }
-    ctx.provider.apply(&plan, &observed).await?;
+    // Work the cloud is still doing (a security group not released yet) keeps the finalizer:
+    // the error retries soon and reports progress, not a failure.
+    if let Some(e) = ctx.provider.apply(&plan, &observed).await?.in_progress() {
+        return Err(e.into());
+    }
     if !plan.is_empty() {
         report::event(
             &ctx.recorder,

@@ -11,7 +11,7 @@ use kube::runtime::reflector::Store;
 use providers::frontend::{Frontend, ObjectRef as FeRef};
 use providers::ingress::{GroupDesired, IngressGroup};
 use providers::plan::{Action as PlanAction, Observed, ObservedResource, Resource};
-use providers::{Address, Plan};
+use providers::{Address, ApplyOutcome, Plan};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -175,6 +175,8 @@ pub(crate) struct FakeProvider {
     pub cloud: Mutex<Vec<ObservedResource>>,
     pub fail_desired: Mutex<Option<providers::Error>>,
     pub fail_apply: Mutex<Option<providers::Error>>,
+    /// Work the next apply reports as still pending.
+    pub pending: Mutex<Option<String>>,
     /// The Frontends `desired` saw.
     pub frontends: Mutex<Vec<Frontend>>,
     /// (member, its `alb.ingress.kubernetes.io/tags`) as the last `desired_group` saw them.
@@ -325,12 +327,14 @@ impl providers::Provider for FakeProvider {
         providers::plan::diff(desired, observed, &["LB", "TG", "RULE"])
     }
 
-    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<Option<Address>> {
+    async fn apply(&self, plan: &Plan, _observed: &Observed) -> providers::Result<ApplyOutcome> {
         self.log(format!("apply {}", plan.changes.len()));
         if let Some(e) = Self::take(&self.fail_apply) {
             return Err(e);
         }
-        Ok(self.apply_to_cloud(plan))
+        let mut out = ApplyOutcome::done(self.apply_to_cloud(plan));
+        out.pending = self.pending.lock().unwrap().take().into_iter().collect();
+        Ok(out)
     }
 }
 

@@ -14,7 +14,7 @@ use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_SG_INGRESS, KIND_TG
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan};
-use crate::provider::Address;
+use crate::provider::{Address, ApplyOutcome};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -26,8 +26,9 @@ impl AwsProvider {
     /// first make room: rules that go are deleted, and rules that stay move to their new
     /// priorities in one SetRulePriorities call, so no create or move collides with a priority
     /// that is still taken (a rule whose listener goes too is deleted with it). Returns the load
-    /// balancer's DNS name (lower-cased), if one remains.
-    pub async fn apply_plan(&self, plan: &Plan, observed: &Observed) -> Result<Option<Address>> {
+    /// balancer's DNS name (lower-cased), if one remains, and what is still pending (a security
+    /// group the deleted load balancer has not released yet).
+    pub async fn apply_plan(&self, plan: &Plan, observed: &Observed) -> Result<ApplyOutcome> {
         engine::apply::gate(plan, observed)?;
         let mut deleted: BTreeSet<String> = BTreeSet::new();
         let is_rule = |c: &&Change, a: Action| c.kind == KIND_RULE && c.action == a;
@@ -55,9 +56,13 @@ impl AwsProvider {
         }
 
         let applied = engine::apply::apply(plan, observed, self, deleted).await?;
-        Ok(applied
+        let address = applied
             .output(observed, KIND_LB, "DNSName", plan)
-            .map(|d| Address::Hostname(d.to_ascii_lowercase())))
+            .map(|d| Address::Hostname(d.to_ascii_lowercase()));
+        Ok(ApplyOutcome {
+            address,
+            pending: applied.pending,
+        })
     }
 }
 
@@ -113,7 +118,7 @@ impl engine::Executor for AwsProvider {
 
     async fn delete(&self, c: &Change, id: &str) -> Result<engine::Progress> {
         match c.kind.as_str() {
-            KIND_SG => self.delete_sg(id).await?,
+            KIND_SG => return self.delete_sg(id).await,
             KIND_SG_INGRESS => self.revoke_backend_rule(&c.properties).await?,
             KIND_RULE => self.delete_rule(id).await?,
             KIND_LISTENER => {
@@ -144,7 +149,7 @@ impl engine::Executor for AwsProvider {
 }
 
 fn unmanaged(kind: &str, c: &Change) -> Error {
-    Error::Unavailable(format!(
+    Error::Bug(format!(
         "the AWS provider does not manage {kind} (resource {})",
         c.name
     ))

@@ -302,6 +302,13 @@ impl AwsProvider {
     }
 }
 
+/// A limit of the account (TooManyRules, TooManyLoadBalancers,
+/// RulesPerSecurityGroupLimitExceeded, ...): not the object's fault, and no retry fixes it; the
+/// user raises the quota or asks for less. (RequestLimitExceeded is throttling: retryable.)
+fn is_quota(code: Option<&str>, retryable: bool) -> bool {
+    !retryable && code.is_some_and(|c| c.starts_with("TooMany") || c.ends_with("LimitExceeded"))
+}
+
 /// SDK error -> berth error: `<Code>: <message>` when AWS answered, the whole error chain
 /// otherwise. Throttling, 5xx, timeouts and I/O failures are retryable.
 fn classify<E>(operation: &str, e: &SdkError<E>) -> Failure
@@ -334,15 +341,29 @@ where
         }
         _ => (None, DisplayErrorContext(e).to_string(), false),
     };
-    Failure {
-        code,
-        error: Error::cloud(operation, message, retryable),
-    }
+    let error = if is_quota(code.as_deref(), retryable) {
+        Error::Quota {
+            object: String::new(),
+            what: format!("{operation}: {message}"),
+        }
+    } else {
+        Error::cloud(operation, message, retryable)
+    };
+    Failure { code, error }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_limits_are_quotas_and_throttling_is_not() {
+        assert!(is_quota(Some("TooManyRules"), false));
+        assert!(is_quota(Some("RulesPerSecurityGroupLimitExceeded"), false));
+        assert!(!is_quota(Some("RequestLimitExceeded"), true));
+        assert!(!is_quota(Some("ValidationError"), false));
+        assert!(!is_quota(None, false));
+    }
     use crate::aws::operations;
     use crate::metrics::CallCounter;
     use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsError;

@@ -97,7 +97,7 @@ pub fn choose(
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::CloudSetup(format!(
                     "{}: annotation {annotation} lists subnets that do not exist{in_vpc}: {}",
                     fe.object,
                     missing.join(", ")
@@ -130,7 +130,7 @@ pub fn choose(
                  annotation {annotation}"
             ),
         };
-        return Err(Error::Unavailable(format!("{}: {why}", fe.object)));
+        return Err(Error::CloudSetup(format!("{}: {why}", fe.object)));
     }
     chosen.sort_by(|a, b| a.id.cmp(&b.id));
     chosen.dedup_by(|a, b| a.id == b.id);
@@ -141,7 +141,7 @@ pub fn choose(
             vpcs.sort();
             vpcs.dedup();
             if vpcs.len() > 1 {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::CloudSetup(format!(
                     "{}: the subnets found are in several VPCs ({}); configure berth's VPC ID or list the subnets in annotation {annotation}",
                     fe.object,
                     vpcs.join(", ")
@@ -238,7 +238,7 @@ mod tests {
     fn nothing_tagged_says_which_tags_to_set() {
         let err = choose(&fe(), &tags(), None, &[]).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, Error::Unavailable(_)));
+        assert!(matches!(err, Error::CloudSetup(_)));
         assert!(msg.contains("kubernetes.io/role/internal-elb=1"), "{msg}");
         assert!(msg.contains("kubernetes.io/cluster/c1"), "{msg}");
         assert!(msg.contains("aws-load-balancer-subnets"), "{msg}");

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::frontend::{Frontend, ObjectRef};
 use crate::ingress::{GroupDesired, IngressGroup};
 use crate::plan::{Observed, Plan, Resource};
-use crate::provider::{Address, Provider};
+use crate::provider::{ApplyOutcome, Provider};
 
 #[async_trait::async_trait]
 impl Provider for AwsProvider {
@@ -66,7 +66,7 @@ impl Provider for AwsProvider {
         super::plan(desired, observed)
     }
 
-    async fn apply(&self, plan: &Plan, observed: &Observed) -> Result<Option<Address>> {
+    async fn apply(&self, plan: &Plan, observed: &Observed) -> Result<ApplyOutcome> {
         self.apply_plan(plan, observed).await
     }
 }

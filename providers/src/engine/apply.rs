@@ -108,7 +108,7 @@ pub fn resolve(c: &Change, v: &mut Value, ids: &BTreeMap<String, String>) -> Res
         Value::Object(m) => {
             if let (1, Some(Value::String(name))) = (m.len(), m.get("Ref")) {
                 let id = ids.get(name).ok_or_else(|| {
-                    Error::Unavailable(format!(
+                    Error::Bug(format!(
                         "{} {} refers to {name:?}, which neither exists nor is created earlier in the plan",
                         c.kind, c.name
                     ))

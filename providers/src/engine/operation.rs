@@ -72,15 +72,18 @@ mod tests {
             Duration::from_secs(1),
             Duration::from_millis(1),
             || async {
-                Err(crate::Error::cloud(
-                    "Wait",
-                    "the operation failed: QUOTA_EXCEEDED",
-                    false,
-                ))
+                Err(crate::Error::OperationFailed {
+                    operation: "op-3".into(),
+                    message: "QUOTA_EXCEEDED".into(),
+                })
             },
         )
         .await
         .unwrap_err();
         assert!(e.to_string().contains("QUOTA_EXCEEDED"));
+        assert!(
+            !e.retry_soon() && !e.is_user_error(),
+            "a failed operation is retried slowly"
+        );
     }
 }

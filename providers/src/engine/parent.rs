@@ -54,7 +54,7 @@ pub fn edit(
             if e.child.is_none() {
                 continue;
             }
-            return Err(Error::Unavailable(format!(
+            return Err(Error::Bug(format!(
                 "the parent has no {} to put {:?} in",
                 e.collection, e.name
             )));
@@ -63,10 +63,7 @@ pub fn edit(
             *list = Value::Array(Vec::new());
         }
         let Some(items) = list.as_array_mut() else {
-            return Err(Error::Unavailable(format!(
-                "{} is not a list",
-                e.collection
-            )));
+            return Err(Error::Bug(format!("{} is not a list", e.collection)));
         };
         let at = items
             .iter()
@@ -117,11 +114,10 @@ pub async fn read_modify_write(
             Written::Stale => current = store.read(id).await?,
         }
     }
-    Err(Error::cloud(
-        "write",
-        format!("{id} changed under berth {attempts} times in a row (stale version); trying again at the next reconcile"),
-        true,
-    ))
+    Err(Error::StaleVersion {
+        resource: id.to_string(),
+        attempts,
+    })
 }
 
 #[cfg(test)]

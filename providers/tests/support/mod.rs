@@ -109,8 +109,12 @@ pub async fn sync(
 ) -> Result<(Plan, Option<Address>), Error> {
     let observed = provider.observe(object, cluster, desired).await?;
     let plan = provider.plan(desired, &observed)?;
-    let address = provider.apply(&plan, &observed).await?;
-    Ok((plan, address))
+    let out = provider.apply(&plan, &observed).await?;
+    // moto releases a deleted load balancer's security group at once: nothing stays pending.
+    if let Some(e) = out.in_progress() {
+        return Err(e);
+    }
+    Ok((plan, out.address))
 }
 
 /// ELBv2 resources (LBs and TGs) that carry `cluster`'s tag, with their tags, straight from moto.

@@ -14,6 +14,8 @@ pub struct Outcome {
     pub rejected: Vec<String>,
     pub released: Vec<String>,
     pub address: Option<String>,
+    /// The cloud is still doing some of it: come back soon.
+    pub pending: bool,
 }
 
 /// Reconciles one group; records metrics; on error reports on the live members.
@@ -23,6 +25,7 @@ pub async fn reconcile(group: Arc<IngressGroupRef>, ctx: Arc<IngressContext>) ->
     async move {
         let key = IngressContext::failure_key(&gk);
         match measured(&ctx.base, &key, reconcile_group(&gk, &ctx)).await {
+            Ok(o) if o.pending => Ok(Action::requeue(crate::controller::common::PENDING_REQUEUE)),
             Ok(_) => Ok(Action::requeue(ctx.base.resync)),
             Err(e) => {
                 if conflict(&e) {
@@ -202,7 +205,15 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
                 .await;
             }
         }
-        address = ctx.base.provider.apply(&plan, &observed).await?;
+        let applied = ctx.base.provider.apply(&plan, &observed).await?;
+        if accepted.is_empty() {
+            // The group is going: cloud work still pending keeps the finalizers on.
+            if let Some(e) = applied.in_progress() {
+                return Err(e.into());
+            }
+        }
+        outcome.pending = !applied.pending.is_empty();
+        address = applied.address;
         // Everything the group no longer serves is gone: let go of those members.
         for ing in involved.iter().filter(|i| holds(i)) {
             if !accepted.iter().any(|a| a.metadata.uid == ing.metadata.uid) {
@@ -268,7 +279,8 @@ pub(super) async fn report_group_error(gk: &GroupKey, ctx: &IngressContext, e: &
     let (live, _) = members_of(gk, ctx);
     let msg = format!("IngressGroup {gk}: {e}");
     for (ing, _) in live {
-        event(ctx, &ing, EventType::Warning, e.reason(), msg.clone()).await;
+        let t = crate::controller::common::event_type(e);
+        event(ctx, &ing, t, e.reason(), msg.clone()).await;
         let cond = Condition::new(&ing, false, e.reason(), &msg);
         if let Err(ke) = update_condition(ctx, &ing, Some(&cond)).await {
             warn!(error = %ke, "could not update the status annotation");

@@ -313,6 +313,44 @@ async fn deletion_deletes_the_cloud_resources_before_the_finalizer_goes() {
 }
 
 #[tokio::test]
+async fn cloud_work_still_pending_keeps_the_finalizer_and_comes_back_soon() {
+    let h = harness(&["n1"]);
+    reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    let mut deleting = ours();
+    merge_patch(
+        &mut deleting,
+        json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}}),
+    );
+    *h.provider.pending.lock().unwrap() = Some("security group sg-1 is still in use".into());
+    let before = h.api.calls().len();
+    let e = reconcile(service(deleting.clone()), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "InProgress");
+    assert!(e.retry_soon(), "pending work is retried with back-off");
+    assert!(
+        h.api.object_patches().is_empty(),
+        "the finalizer stays while the cloud works: {:?}",
+        &h.api.calls()[before..]
+    );
+    // Progress, not a failure.
+    assert_eq!(h.api.event_reasons().last().unwrap(), "Normal InProgress");
+
+    // The next try finds nothing pending: the finalizer goes.
+    reconcile(service(deleting), h.ctx.clone()).await.unwrap();
+    assert!(!h.api.object_patches().is_empty());
+
+    // While serving, pending work (an old security group going) requeues soon, not at resync.
+    let h = harness(&["n1"]);
+    *h.provider.pending.lock().unwrap() = Some("security group sg-2 is still in use".into());
+    let action = reconcile(service(ours()), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        action,
+        Action::requeue(crate::controller::common::PENDING_REQUEUE)
+    );
+}
+
+#[tokio::test]
 async fn a_service_that_is_no_longer_selected_is_released() {
     let h = harness(&["n1"]);
     reconcile(service(ours()), h.ctx.clone()).await.unwrap();

@@ -87,7 +87,7 @@ pub fn desired(
         {
             let id = t.get("Id").and_then(Value::as_str).unwrap_or_default();
             let group = groups.get(id).ok_or_else(|| {
-                Error::Unavailable(format!(
+                Error::CloudSetup(format!(
                     "{owner}: no security group is known for target {id} of target group {}",
                     tg.name
                 ))
@@ -125,7 +125,7 @@ fn choose(
     let mine: Vec<&String> = candidates.iter().filter(|g| tagged.contains(*g)).collect();
     match mine.as_slice() {
         [one] => Ok((*one).clone()),
-        _ => Err(Error::Unavailable(format!(
+        _ => Err(Error::CloudSetup(format!(
             "{owner}: berth adds the rules that let the load balancer reach {what} to exactly one of its security groups, the one tagged {} (any value); {} of its groups ({}) carry the tag. Tag exactly one, or set service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules: \"false\" and allow the load balancer's security group in the targets' groups yourself",
             cluster_tag(cluster),
             mine.len(),
@@ -183,7 +183,7 @@ impl AwsProvider {
                 candidates.insert(id.to_string(), (format!("instance {id}"), groups));
             }
             if let Some(missing) = instances.iter().find(|i| !candidates.contains_key(*i)) {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::CloudSetup(format!(
                     "{owner}: EC2 does not know the instance {missing} (a Node's spec.providerID), so berth cannot find its security group"
                 )));
             }
@@ -219,7 +219,7 @@ impl AwsProvider {
                 }
             }
             if let Some(missing) = ips.iter().find(|i| !candidates.contains_key(*i)) {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::CloudSetup(format!(
                     "{owner}: no network interface holds the pod IP {missing}, so berth cannot find its security group"
                 )));
             }

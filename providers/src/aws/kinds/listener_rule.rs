@@ -406,8 +406,9 @@ impl AwsProvider {
                 let park = (1..=50_000)
                     .rev()
                     .find(|p| !taken.contains_key(&(l.clone(), *p)))
-                    .ok_or_else(|| {
-                        Error::Unavailable(format!("listener {l} has no free rule priority"))
+                    .ok_or_else(|| Error::Quota {
+                        object: String::new(),
+                        what: format!("listener {l} has no free rule priority (1-50000)"),
                     })?;
                 vec![(arn.clone(), park)]
             } else {

@@ -10,6 +10,7 @@ use super::*;
 use crate::aws::client::AwsProvider;
 use crate::aws::operations as ops;
 use crate::aws::{tags, KIND_LB, KIND_SG};
+use crate::engine::Progress;
 use crate::error::{Error, Result};
 use crate::frontend::{FrontendKind, ObjectRef};
 use crate::naming::{hash_hex, sanitize};
@@ -270,7 +271,7 @@ pub(crate) fn ec2_tags(pairs: &[(String, String)]) -> Vec<aws_sdk_ec2::types::Ta
 
 /// How long a DeleteSecurityGroup that fails with DependencyViolation is retried: after
 /// DeleteLoadBalancer, AWS releases the load balancer's network interfaces asynchronously.
-pub(crate) const SG_DELETE_RETRIES: [u64; 7] = [2, 4, 8, 15, 15, 30, 30];
+pub(crate) const SG_DELETE_RETRIES: [u64; 3] = [2, 4, 8];
 
 pub(crate) fn sg_tags(sg: &SecurityGroup) -> Tags {
     sg.tags()
@@ -424,10 +425,11 @@ impl AwsProvider {
         Ok(())
     }
 
-    /// DeleteSecurityGroup. Right after DeleteLoadBalancer, AWS may still hold the load
-    /// balancer's network interfaces in the group (DependencyViolation): retried with backoff
-    /// for about two minutes, then a retryable error (the next reconcile tries again).
-    pub(crate) async fn delete_sg(&self, id: &str) -> Result<()> {
+    /// Deletes a security group. A group the deleted load balancer has not released yet
+    /// (DependencyViolation) is tried again after short waits ([`SG_DELETE_RETRIES`], about
+    /// 14 s in all), then reported as pending: the controller comes back for it rather than
+    /// holding a worker (AWS can take minutes to release an NLB's interfaces).
+    pub(crate) async fn delete_sg(&self, id: &str) -> Result<Progress> {
         let mut waits = SG_DELETE_RETRIES.iter();
         loop {
             let req = self.ec2.delete_security_group().group_id(id);
@@ -435,15 +437,15 @@ impl AwsProvider {
                 .call_coded(ops::DELETE_SECURITY_GROUP, || req.clone().send())
                 .await
             {
-                Ok(_) => return Ok(()),
-                Err(f) if f.code.as_deref() == Some("InvalidGroup.NotFound") => return Ok(()),
+                Ok(_) => return Ok(Progress::Done),
+                Err(f) if f.code.as_deref() == Some("InvalidGroup.NotFound") => {
+                    return Ok(Progress::Done)
+                }
                 Err(f) if f.code.as_deref() == Some("DependencyViolation") => {
                     let Some(secs) = waits.next() else {
-                        return Err(Error::cloud(
-                            "DeleteSecurityGroup",
-                            format!("{id} is still in use (DependencyViolation): {}", f.error),
-                            true,
-                        ));
+                        return Ok(Progress::Pending(format!(
+                            "security group {id} is still in use (DependencyViolation), usually by the load balancer just deleted; berth deletes it at the next try"
+                        )));
                     };
                     tracing::debug!(id, secs, "security group still in use; retrying");
                     tokio::time::sleep(Duration::from_secs(*secs)).await;
