@@ -6,10 +6,17 @@
 //! owner: network ones with TCP/UDP/TLS target groups for a Service, application ones with
 //! HTTP/HTTPS target groups (and the `ingress.k8s.aws/*` tags) for an Ingress group.
 //!
-//! Calls: DescribeLoadBalancers and DescribeTargetGroups (paged), DescribeTags in batches of 20
-//! ARNs, then only for our resources: DescribeListeners per load balancer, DescribeRules per
-//! listener (ALBs only; the default rule is the listener's DefaultActions), and the details the
-//! desired state compares (attributes, targets, extra certificates).
+//! Calls, none of them over the region: the owner's load balancer and target group ARNs come
+//! from the cluster's inventory ([`super::inventory`]: one GetResources listing per max age,
+//! shared by every object, and one made now for a deletion). Then one DescribeLoadBalancers by
+//! those ARNs and one DescribeTargetGroups by theirs (a batch that finds one gone is retried ARN
+//! by ARN, and the gone one leaves the inventory), one DescribeLoadBalancers / DescribeTargetGroups
+//! by name only for desired names not found by ARN (a same-named resource: a conflict, or ours
+//! unknown to the inventory), and one DescribeTags for exactly the resources found (per 20): the
+//! ownership check on fresh data. Then only for our resources: DescribeListeners per load
+//! balancer (and DescribeTags for the listeners), DescribeRules per listener (ALBs only; the
+//! default rule is the listener's DefaultActions), and the details the desired state compares
+//! (attributes, targets, extra certificates). None of these grow with the number of objects.
 //! Also one DescribeSecurityGroups call (EC2 filters by the cluster and stack tags server-side)
 //! for the owner's managed security group, and a second one by group name (in its VPC) only
 //! while a desired security group is not found among ours; for a Service whose group exists, one
@@ -18,13 +25,16 @@
 
 use super::client::AwsProvider;
 use super::convert::*;
+use super::inventory::{describe_each, By};
 use super::kinds::*;
 use super::{tags, translate, KIND_LB, KIND_LISTENER, KIND_TG};
 use crate::error::Result;
 use crate::frontend::{FrontendKind, ObjectRef};
 use crate::plan::{Observed, ObservedResource, Resource};
+use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, TargetGroup};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 /// What the desired state asks about, by kind and name.
 struct Wanted<'a> {
@@ -43,6 +53,15 @@ impl<'a> Wanted<'a> {
 
     fn get(&self, kind: &str, name: &str) -> Option<&'a Resource> {
         self.by_name.get(&(kind, name)).copied()
+    }
+
+    /// The names the desired state wants of `kind`.
+    fn names(&self, kind: &str) -> Vec<&'a str> {
+        self.by_name
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     fn has(&self, kind: &str, name: &str, property: &str) -> bool {
@@ -66,53 +85,135 @@ struct Scope<'a> {
     wanted: &'a Wanted<'a>,
 }
 
-impl AwsProvider {
-    /// Of load balancers or target groups (`kind`): those of our type that carry the owner's
-    /// tags, with their tags (DescribeTags only for ours by type and the wanted by name); the
-    /// others that the desired state names are recorded as foreign.
-    async fn sort_out<T>(
-        &self,
-        all: Vec<T>,
-        kind: &str,
-        arn_name: impl Fn(&T) -> (Option<&str>, Option<&str>),
-        our_type: impl Fn(&T) -> bool,
-        scope: &Scope<'_>,
-        observed: &mut Observed,
-    ) -> Result<Vec<(T, Tags)>> {
-        let candidates: Vec<T> = all
-            .into_iter()
-            .filter(|x| {
-                our_type(x)
-                    || scope
-                        .wanted
-                        .get(kind, arn_name(x).1.unwrap_or_default())
-                        .is_some()
-            })
-            .collect();
-        let arns: Vec<String> = candidates
-            .iter()
-            .filter_map(|x| arn_name(x).0.map(String::from))
-            .collect();
-        let tags_by_arn = if arns.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.tags_of(&arns).await?
+/// Of load balancers or target groups (`kind`), described fresh with `tags` (their fresh tags):
+/// those of our type that carry the owner's tags; the others that the desired state names are
+/// recorded as foreign.
+fn sort_out<T>(
+    candidates: Vec<T>,
+    kind: &str,
+    arn_name: impl Fn(&T) -> (Option<&str>, Option<&str>),
+    our_type: impl Fn(&T) -> bool,
+    tags: &BTreeMap<String, Tags>,
+    scope: &Scope<'_>,
+    observed: &mut Observed,
+) -> Vec<(T, Tags)> {
+    let mut owned = Vec::new();
+    for x in candidates {
+        let (Some(arn), Some(name)) = arn_name(&x) else {
+            continue;
         };
-        let mut owned = Vec::new();
-        for x in candidates {
-            let (Some(arn), Some(name)) = arn_name(&x) else {
-                continue;
-            };
-            let t = tags_by_arn.get(arn).cloned().unwrap_or_default();
-            if our_type(&x) && tags::owned_by_owner(&t, scope.cluster, scope.owner) {
-                owned.push((x, t));
-            } else if scope.wanted.get(kind, name).is_some() {
-                observed
-                    .foreign
-                    .insert((kind.to_string(), name.to_string()), arn.to_string());
+        let t = tags.get(arn).cloned().unwrap_or_default();
+        if our_type(&x) && tags::owned_by_owner(&t, scope.cluster, scope.owner) {
+            owned.push((x, t));
+        } else if scope.wanted.get(kind, name).is_some() {
+            observed
+                .foreign
+                .insert((kind.to_string(), name.to_string()), arn.to_string());
+        }
+    }
+    owned
+}
+
+type Owned<T> = Vec<(T, Tags)>;
+
+fn lb_keys(lb: &LoadBalancer) -> (Option<&str>, Option<&str>) {
+    (lb.load_balancer_arn(), lb.load_balancer_name())
+}
+
+fn tg_keys(tg: &TargetGroup) -> (Option<&str>, Option<&str>) {
+    (tg.target_group_arn(), tg.target_group_name())
+}
+
+impl AwsProvider {
+    /// The owner's load balancers and target groups, with their tags read now: the inventory's
+    /// ARNs and the desired names not among them, described, then one DescribeTags for all of
+    /// them (the ownership check on fresh data). The inventory follows what was read: what
+    /// turned out ours is remembered (found by name: made by an earlier berth, or missed by a
+    /// lagging listing), what is gone or no longer ours is forgotten.
+    async fn owned_lbs_and_tgs(
+        &self,
+        scope: &Scope<'_>,
+        alb: bool,
+        observed: &mut Observed,
+    ) -> Result<(Owned<LoadBalancer>, Owned<TargetGroup>)> {
+        // Deletion knows no names to look for: everything the owner has must come from a
+        // listing made now, not from one up to a resync period old.
+        let deleting = scope.wanted.by_name.is_empty();
+        let (lb_arns, tg_arns) = self.inventory_of(scope.owner, deleting).await?;
+        let lbs = self
+            .described(&lb_arns, scope.wanted.names(KIND_LB), lb_keys, |by, k| {
+                self.lbs_by(by, k)
+            })
+            .await?;
+        let tgs = self
+            .described(&tg_arns, scope.wanted.names(KIND_TG), tg_keys, |by, k| {
+                self.tgs_by(by, k)
+            })
+            .await?;
+        let arns: Vec<String> = (lbs.iter().map(|x| lb_keys(x).0))
+            .chain(tgs.iter().map(|x| tg_keys(x).0))
+            .flatten()
+            .map(String::from)
+            .collect();
+        let tags = self.tags_of(&arns).await?;
+        let our_lb = |lb: &LoadBalancer| is_our_type(lb, alb);
+        let owned_lbs = sort_out(lbs, KIND_LB, lb_keys, our_lb, &tags, scope, observed);
+        let our_tg = |tg: &TargetGroup| is_our_target_group(tg, alb);
+        let owned_tgs = sort_out(tgs, KIND_TG, tg_keys, our_tg, &tags, scope, observed);
+        let owned: BTreeMap<&str, &Tags> = (owned_lbs.iter().map(|(x, t)| (lb_keys(x).0, t)))
+            .chain(owned_tgs.iter().map(|(x, t)| (tg_keys(x).0, t)))
+            .filter_map(|(arn, t)| Some((arn?, t)))
+            .collect();
+        for arn in lb_arns.iter().chain(&tg_arns) {
+            if !owned.contains_key(arn.as_str()) {
+                self.forget(arn);
             }
         }
-        Ok(owned)
+        for (arn, t) in owned {
+            self.remember(arn, t);
+        }
+        Ok((owned_lbs, owned_tgs))
+    }
+
+    /// The inventory's `arns` described (those gone are dropped from it), then the wanted
+    /// `names` not found among them, by name: a same-named resource is someone else's (a
+    /// conflict) or ours without the inventory knowing (the tags decide).
+    async fn described<T, F, Fut>(
+        &self,
+        arns: &[String],
+        names: Vec<&str>,
+        keys: impl Fn(&T) -> (Option<&str>, Option<&str>) + Copy,
+        by: F,
+    ) -> Result<Vec<T>>
+    where
+        F: Fn(By, Vec<String>) -> Fut,
+        Fut: Future<Output = Result<Option<Vec<T>>>>,
+    {
+        let (mut found, gone) = describe_each(arns, |x| keys(x).0, |k| by(By::Arns, k)).await?;
+        for arn in &gone {
+            self.forget(arn);
+        }
+        let names: Vec<String> = {
+            let have: BTreeSet<&str> = found.iter().filter_map(|x| keys(x).1).collect();
+            names
+                .into_iter()
+                .filter(|n| !have.contains(n))
+                .map(String::from)
+                .collect()
+        };
+        if names.is_empty() {
+            return Ok(found);
+        }
+        let (by_name, _) = describe_each(&names, |x| keys(x).1, |k| by(By::Names, k)).await?;
+        let known: BTreeSet<String> = (found.iter().filter_map(|x| keys(x).0))
+            .map(String::from)
+            .collect();
+        found.extend(
+            by_name
+                .into_iter()
+                .filter(|x| keys(x).0.is_some_and(|a| !known.contains(a))),
+        );
+        Ok(found)
     }
 
     /// The listeners and rules of our load balancers that are ours: those carrying our
@@ -167,34 +268,13 @@ impl AwsProvider {
         }
 
         // Load balancers: only network ones (Services) or application ones (Ingress groups) can
-        // be ours; same-named others are conflicts.
+        // be ours; same-named others are conflicts. Target groups likewise.
         let scope = Scope {
             owner,
             cluster,
             wanted: &wanted,
         };
-        let owned_lbs = self
-            .sort_out(
-                self.all_load_balancers().await?,
-                KIND_LB,
-                |lb| (lb.load_balancer_arn(), lb.load_balancer_name()),
-                |lb| is_our_type(lb, alb),
-                &scope,
-                &mut observed,
-            )
-            .await?;
-
-        // Target groups.
-        let owned_tgs = self
-            .sort_out(
-                self.all_target_groups().await?,
-                KIND_TG,
-                |tg| (tg.target_group_arn(), tg.target_group_name()),
-                |tg| is_our_target_group(tg, alb),
-                &scope,
-                &mut observed,
-            )
-            .await?;
+        let (owned_lbs, owned_tgs) = self.owned_lbs_and_tgs(&scope, alb, &mut observed).await?;
 
         // Details, only for ours and only what the desired state compares.
         let mut listeners = Vec::new();
