@@ -22,6 +22,16 @@ fn n(calls: &CallCounter, op: &str) -> u64 {
     calls.by_operation().get(op).copied().unwrap_or(0)
 }
 
+/// The calls that failed (a describe of something not there), by operation.
+fn failed(calls: &CallCounter) -> BTreeMap<String, u64> {
+    calls
+        .snapshot()
+        .into_iter()
+        .filter(|((_, _, outcome), _)| *outcome == Outcome::Error)
+        .map(|((_, op, _), n)| (op, n))
+        .collect()
+}
+
 fn id_of(o: &Observed, kind: &str) -> Vec<String> {
     let mut v: Vec<String> = o
         .resources
@@ -132,18 +142,28 @@ async fn own_creates_and_deletes_update_the_inventory_without_a_listing() {
     let plan = fleet.sync(&p, 0, Some(&d)).await;
     assert!(summary(&plan).contains(&"Create LoadBalancer".to_string()));
     assert_eq!(n(&calls, "GetResources"), 1, "the first observe lists");
-
-    calls.reset();
-    let o = fleet.observe(&p, 0, &d).await;
-    assert!(p.plan(&d, &o).unwrap().changes.is_empty());
-    let mut made = [id_of(&o, KIND_LB), id_of(&o, KIND_TG)].concat();
+    let mut made: Vec<String> = support::tagged(&fleet.elb, &fleet.cluster)
+        .await
+        .into_iter()
+        .map(|(arn, _)| arn)
+        .collect();
     made.sort();
+    assert_eq!(made.len(), 2, "a load balancer and a target group");
     assert_eq!(
         inventoried(&p, &fleet, 0),
         made,
         "the creates were recorded"
     );
+
+    calls.reset();
+    let o = fleet.observe(&p, 0, &d).await;
+    assert!(p.plan(&d, &o).unwrap().changes.is_empty());
     assert_eq!(n(&calls, "GetResources"), 0, "{}", line(&calls));
+    assert_eq!(
+        failed(&calls),
+        BTreeMap::new(),
+        "found by ARN, nothing by name"
+    );
 
     fleet.sync(&p, 0, None).await;
     assert!(
@@ -156,15 +176,9 @@ async fn own_creates_and_deletes_update_the_inventory_without_a_listing() {
     assert_eq!(n(&calls, "GetResources"), 0, "{}", line(&calls));
     // Only the desired names were looked for: no ARN of the deleted ones was described.
     assert_eq!(n(&calls, "DescribeLoadBalancers"), 1, "{}", line(&calls));
-    let not_found: BTreeMap<String, u64> = calls
-        .snapshot()
-        .into_iter()
-        .filter(|((_, _, outcome), _)| *outcome == Outcome::Error)
-        .map(|((_, op, _), n)| (op, n))
-        .collect();
     let names_only = [("DescribeLoadBalancers", 1), ("DescribeTargetGroups", 1)];
     assert_eq!(
-        not_found,
+        failed(&calls),
         names_only.map(|(k, v)| (k.to_string(), v)).into(),
         "only the lookups by name found nothing"
     );

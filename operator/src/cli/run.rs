@@ -162,7 +162,9 @@ async fn provider(args: &RunArgs, metrics: &Metrics) -> Arc<dyn providers::Provi
                 metrics.call_recorder(),
             )
             .await
-            .with_rate_limit(args.cloud_api_qps, args.cloud_api_burst),
+            .with_rate_limit(args.cloud_api_qps, args.cloud_api_burst)
+            // One inventory listing per resync round, shared by every object.
+            .with_inventory_max_age(args.resync),
         ),
     }
 }
