@@ -12,9 +12,9 @@
 //! those ARNs and one DescribeTargetGroups by theirs (a batch that finds one gone is retried ARN
 //! by ARN, and the gone one leaves the inventory), one DescribeLoadBalancers / DescribeTargetGroups
 //! by name only for desired names not found by ARN (a same-named resource: a conflict, or ours
-//! unknown to the inventory), and one DescribeTags for exactly the resources found (per 20): the
-//! ownership check on fresh data. Then only for our resources: DescribeListeners per load
-//! balancer (and DescribeTags for the listeners), DescribeRules per listener (ALBs only; the
+//! unknown to the inventory), DescribeListeners per load balancer of our type, and one
+//! DescribeTags for exactly the resources found and their listeners (per 20): the ownership
+//! check on fresh data. Then only for our resources: DescribeRules per listener (ALBs only; the
 //! default rule is the listener's DefaultActions), and the details the desired state compares
 //! (attributes, targets, extra certificates). None of these grow with the number of objects.
 //! Also one DescribeSecurityGroups call (EC2 filters by the cluster and stack tags server-side)
@@ -86,7 +86,7 @@ struct Scope<'a> {
 
 impl AwsProvider {
     /// The listeners and rules of our load balancers that are ours: those carrying our
-    /// ownership tags (one DescribeTags per 20), and — made by berth before it tagged them —
+    /// ownership tags (`known`, else one DescribeTags per 20), and — made by berth before it tagged them —
     /// untagged ones the desired state names whose forwards go only to our target groups (their
     /// tags are added by the update). Others are someone else's: left alone, and a conflict if
     /// berth wants their name.
@@ -95,11 +95,16 @@ impl AwsProvider {
         scope: &Scope<'_>,
         our_tgs: &BTreeSet<&str>,
         candidates: impl Iterator<Item = ObservedResource>,
+        known: BTreeMap<String, Tags>,
         observed: &mut Observed,
     ) -> Result<Vec<ObservedResource>> {
         let candidates: Vec<ObservedResource> = candidates.collect();
-        let arns: Vec<String> = candidates.iter().map(|o| o.id.clone()).collect();
-        let tags = self.tags_of(&arns).await?;
+        let arns: Vec<String> = (candidates.iter().map(|o| &o.id))
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut tags = self.tags_of(&arns).await?;
+        tags.extend(known);
         let mut out = Vec::new();
         for mut o in candidates {
             let t = tags.get(&o.id).cloned().unwrap_or_default();
@@ -143,7 +148,8 @@ impl AwsProvider {
             cluster,
             wanted: &wanted,
         };
-        let (owned_lbs, owned_tgs) = self.owned_lbs_and_tgs(&scope, alb, &mut observed).await?;
+        let found = self.owned_lbs_and_tgs(&scope, alb, &mut observed).await?;
+        let (owned_lbs, owned_tgs, mut lb_listeners) = (found.lbs, found.tgs, found.listeners);
 
         // Details, only for ours and only what the desired state compares.
         let mut listeners = Vec::new();
@@ -168,7 +174,7 @@ impl AwsProvider {
                 resource: lb_resource(lb, t, attrs.as_deref()),
                 outputs,
             });
-            for l in self.listeners_of(&arn).await? {
+            for l in lb_listeners.remove(&arn).unwrap_or_default() {
                 let Some(l_arn) = l.listener_arn().map(String::from) else {
                     continue;
                 };
@@ -203,6 +209,7 @@ impl AwsProvider {
                 &scope,
                 &our_tgs,
                 listeners.into_iter().chain(rules),
+                found.tags,
                 &mut observed,
             )
             .await?;

@@ -10,7 +10,7 @@ use crate::aws::kinds::{is_our_target_group, is_our_type};
 use crate::aws::{tags, KIND_LB, KIND_TG};
 use crate::error::Result;
 use crate::plan::Observed;
-use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, TargetGroup};
+use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, TargetGroup};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -45,6 +45,16 @@ fn sort_out<T>(
 
 type Owned<T> = Vec<(T, Tags)>;
 
+/// What [`AwsProvider::owned_lbs_and_tgs`] found.
+pub(super) struct Found {
+    pub lbs: Owned<LoadBalancer>,
+    pub tgs: Owned<TargetGroup>,
+    /// The listeners of our load balancers, by load balancer ARN.
+    pub listeners: BTreeMap<String, Vec<Listener>>,
+    /// The tags read, by ARN (load balancers, target groups, listeners).
+    pub tags: BTreeMap<String, Tags>,
+}
+
 fn lb_keys(lb: &LoadBalancer) -> (Option<&str>, Option<&str>) {
     (lb.load_balancer_arn(), lb.load_balancer_name())
 }
@@ -55,16 +65,17 @@ fn tg_keys(tg: &TargetGroup) -> (Option<&str>, Option<&str>) {
 
 impl AwsProvider {
     /// The owner's load balancers and target groups, with their tags read now: the inventory's
-    /// ARNs and the desired names not among them, described, then one DescribeTags for all of
-    /// them (the ownership check on fresh data). The inventory follows what was read: what
-    /// turned out ours is remembered (found by name: made by an earlier berth, or missed by a
-    /// lagging listing), what is gone or no longer ours is forgotten.
+    /// ARNs and the desired names not among them, described, the listeners of those of our
+    /// type, then one DescribeTags for all of them (the ownership check on fresh data; listeners
+    /// are only read before it). The inventory follows what was read: what turned out ours is
+    /// remembered (found by name: made by an earlier berth, or missed by a lagging listing),
+    /// what is gone or no longer ours is forgotten.
     pub(super) async fn owned_lbs_and_tgs(
         &self,
         scope: &Scope<'_>,
         alb: bool,
         observed: &mut Observed,
-    ) -> Result<(Owned<LoadBalancer>, Owned<TargetGroup>)> {
+    ) -> Result<Found> {
         // Deletion knows no names to look for: everything the owner has must come from a
         // listing made now, not from one up to a resync period old.
         let deleting = scope.wanted.by_name.is_empty();
@@ -79,13 +90,26 @@ impl AwsProvider {
                 self.tgs_by(by, k)
             })
             .await?;
+        let our_lb = |lb: &LoadBalancer| is_our_type(lb, alb);
+        let mut listeners = BTreeMap::new();
+        for arn in lbs
+            .iter()
+            .filter(|x| our_lb(x))
+            .filter_map(|x| lb_keys(x).0)
+        {
+            listeners.insert(arn.to_string(), self.listeners_of(arn).await?);
+        }
         let arns: Vec<String> = (lbs.iter().map(|x| lb_keys(x).0))
             .chain(tgs.iter().map(|x| tg_keys(x).0))
+            .chain(listeners.values().flatten().map(|l| l.listener_arn()))
             .flatten()
             .map(String::from)
             .collect();
-        let tags = self.tags_of(&arns).await?;
-        let our_lb = |lb: &LoadBalancer| is_our_type(lb, alb);
+        let mut tags = self.tags_of(&arns).await?;
+        // Asked for and not answered: no tags (not worth asking again).
+        for arn in arns {
+            tags.entry(arn).or_default();
+        }
         let owned_lbs = sort_out(lbs, KIND_LB, lb_keys, our_lb, &tags, scope, observed);
         let our_tg = |tg: &TargetGroup| is_our_target_group(tg, alb);
         let owned_tgs = sort_out(tgs, KIND_TG, tg_keys, our_tg, &tags, scope, observed);
@@ -98,10 +122,16 @@ impl AwsProvider {
                 self.forget(arn);
             }
         }
-        for (arn, t) in owned {
+        for (arn, t) in &owned {
             self.remember(arn, t);
         }
-        Ok((owned_lbs, owned_tgs))
+        listeners.retain(|arn, _| owned.contains_key(arn.as_str()));
+        Ok(Found {
+            lbs: owned_lbs,
+            tgs: owned_tgs,
+            listeners,
+            tags,
+        })
     }
 
     /// The inventory's `arns` described (those gone are dropped from it), then the wanted
