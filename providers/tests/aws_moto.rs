@@ -13,13 +13,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use providers::aws::{
     annotations as ann, tags, AwsProvider, KIND_LB, KIND_LISTENER, KIND_SG, KIND_TG,
 };
-use providers::frontend::{Endpoint, Frontend, ObjectRef, Protocol, ServicePort};
+use providers::frontend::{Endpoint, Frontend, ObjectRef};
 use providers::metrics::{is_mutating, CallCounter};
 use providers::plan::{Action, Plan};
 use providers::{Address, Error, Provider};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use support::{acm_certificate, node, print_calls, sdk_config, summary, unique, Vpc};
+use support::{acm_certificate, node, print_calls, sdk_config, summary, tcp_port, unique, Vpc};
 
 /// One test's world: a VPC with subnets tagged for its cluster, a provider and a call counter.
 struct World {
@@ -172,17 +172,6 @@ impl World {
                 Some((t.id()?.to_string(), t.port()?))
             })
             .collect()
-    }
-}
-
-fn tcp_port(name: &str, port: u16, node_port: u16) -> ServicePort {
-    ServicePort {
-        name: Some(name.into()),
-        protocol: Protocol::Tcp,
-        port,
-        node_port: Some(node_port),
-        target_port: Some(8080),
-        endpoints: vec![],
     }
 }
 

@@ -85,8 +85,9 @@ async fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
     );
 }
 
-/// Answers EC2's DescribeSecurityGroups with no groups, and ELBv2's DescribeLoadBalancers with
-/// an empty page whose NextMarker is always the same.
+/// Answers EC2's DescribeSecurityGroups with no groups, the tagging API's GetResources (the
+/// inventory's listing) with an empty page whose PaginationToken is always the same, and
+/// anything else (ELBv2) with an empty DescribeLoadBalancers page whose NextMarker is too.
 async fn serve_a_marker_loop(listener: TcpListener) {
     while let Ok((mut sock, _)) = listener.accept().await {
         tokio::spawn(async move {
@@ -108,14 +109,23 @@ async fn serve_a_marker_loop(listener: TcpListener) {
                         let body =
                             String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
                         buf.drain(..end + 4 + len);
-                        let xml = if body.contains("Action=DescribeSecurityGroups") {
+                        let head = text[..end].to_ascii_lowercase();
+                        let json = head.contains("x-amz-target: resourcegroupstaggingapi");
+                        let payload = if json {
+                            r#"{"PaginationToken":"the-same-marker","ResourceTagMappingList":[]}"#
+                        } else if body.contains("Action=DescribeSecurityGroups") {
                             r#"<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>1</requestId><securityGroupInfo/></DescribeSecurityGroupsResponse>"#
                         } else {
                             r#"<DescribeLoadBalancersResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeLoadBalancersResult><LoadBalancers/><NextMarker>the-same-marker</NextMarker></DescribeLoadBalancersResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>"#
                         };
+                        let kind = if json {
+                            "application/x-amz-json-1.1"
+                        } else {
+                            "text/xml"
+                        };
                         let resp = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{xml}",
-                            xml.len()
+                            "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\r\n{payload}",
+                            payload.len()
                         );
                         if sock.write_all(resp.as_bytes()).await.is_err() {
                             return;
@@ -144,13 +154,13 @@ async fn a_page_marker_that_repeats_ends_the_listing_with_an_error() {
         .expect("observe must not page forever");
     let msg = r.expect_err("a repeated marker is an error").to_string();
     assert!(
-        msg.contains("DescribeLoadBalancers")
+        msg.contains("GetResources")
             && msg.contains("the-same-marker")
             && msg.contains("second time"),
         "{msg}"
     );
     assert_eq!(
-        calls.by_operation().get("DescribeLoadBalancers"),
+        calls.by_operation().get("GetResources"),
         Some(&2),
         "the second page with the same marker stops it"
     );

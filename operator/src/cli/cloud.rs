@@ -50,6 +50,8 @@ pub struct Live<'a> {
     pub recorder: Arc<dyn CallRecorder>,
     /// Cloud API calls per second and burst.
     pub rate: Option<(u32, u32)>,
+    /// How long one listing of berth's resources (the inventory) serves observes.
+    pub inventory_max_age: Option<std::time::Duration>,
 }
 
 /// The provider that talks to the cloud, from the standard environment of that cloud's SDK.
@@ -66,6 +68,9 @@ pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dy
             .await;
             if let Some((qps, burst)) = live.rate {
                 p = p.with_rate_limit(qps, burst);
+            }
+            if let Some(age) = live.inventory_max_age {
+                p = p.with_inventory_max_age(age);
             }
             Ok(Arc::new(p))
         }

@@ -84,6 +84,7 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
             vpc_id: args.common.vpc_id.as_deref(),
             recorder: std::sync::Arc::new(providers::metrics::CallCounter::default()),
             rate: None,
+            inventory_max_age: None,
         },
     )
     .await?;

@@ -169,6 +169,8 @@ async fn provider(
             vpc_id: common.vpc_id.as_deref(),
             recorder: metrics.call_recorder(),
             rate: Some((args.cloud_api_qps, args.cloud_api_burst)),
+            // One inventory listing per resync round, shared by every object.
+            inventory_max_age: Some(args.resync),
         },
     )
     .await

@@ -74,13 +74,18 @@ impl engine::Executor for AwsProvider {
             KIND_SG => self.create_sg(c, p).await?,
             KIND_LB => {
                 let (arn, dns) = self.create_lb(c, p).await?;
+                self.created(&arn, p);
                 let mut out = engine::Created::id(arn);
                 if let Some(d) = dns {
                     out.outputs.insert("DNSName".into(), Value::String(d));
                 }
                 return Ok(out);
             }
-            KIND_TG => self.create_tg(c, p).await?,
+            KIND_TG => {
+                let arn = self.create_tg(c, p).await?;
+                self.created(&arn, p);
+                arn
+            }
             KIND_LISTENER => self.create_listener(c, p).await?,
             KIND_RULE => self.create_rule(c, p).await?,
             // A rule has no ID of its own; it is named by what it is.
@@ -134,6 +139,7 @@ impl engine::Executor for AwsProvider {
                     req.clone().send()
                 })
                 .await?;
+                self.forget(id);
             }
             KIND_LB => {
                 let req = self.elb.delete_load_balancer().load_balancer_arn(id);
@@ -141,6 +147,7 @@ impl engine::Executor for AwsProvider {
                     req.clone().send()
                 })
                 .await?;
+                self.forget(id);
             }
             kind => return Err(unmanaged(kind, c)),
         }

@@ -3,6 +3,7 @@
 //! retries throttling, 5xx and timeouts with exponential backoff.
 
 use super::operations::Op;
+use crate::engine::inventory::{Inventory, DEFAULT_MAX_AGE};
 use crate::error::{Error, Result};
 use crate::metrics::{CallRecorder, Outcome};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -60,6 +61,7 @@ pub(crate) const MAX_PAGES: usize = 10_000;
 pub struct AwsProvider {
     pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
     pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) tagging: aws_sdk_resourcegroupstagging::Client,
     pub(crate) cluster: String,
     pub(crate) vpc_id: Option<String>,
     recorder: Arc<dyn CallRecorder>,
@@ -67,6 +69,8 @@ pub struct AwsProvider {
     deadline: Duration,
     /// Shared by every worker: a burst of Services must not exhaust the account's API quota.
     limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    /// The cluster's berth-owned load balancers and target groups (see [`super::inventory`]).
+    pub(crate) inventory: Inventory<super::inventory::Entry>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -126,11 +130,16 @@ impl AwsProvider {
             .build();
         let ec2_conf = aws_sdk_ec2::config::Builder::from(config)
             .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .timeout_config(timeout_config.clone())
+            .build();
+        let tagging_conf = aws_sdk_resourcegroupstagging::config::Builder::from(config)
+            .retry_config(aws_sdk_resourcegroupstagging::config::retry::RetryConfig::disabled())
             .timeout_config(timeout_config)
             .build();
         AwsProvider {
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
             ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging_conf),
             cluster,
             vpc_id,
             recorder,
@@ -141,7 +150,15 @@ impl AwsProvider {
                 .with_jitter(),
             deadline: timeouts.deadline,
             limiter: None,
+            inventory: Inventory::new(DEFAULT_MAX_AGE),
         }
+    }
+
+    /// How old the inventory's listing may get before observe lists again (default: 5
+    /// minutes, the operator's default resync period). Own writes keep it current in between.
+    pub fn with_inventory_max_age(mut self, max_age: Duration) -> Self {
+        self.inventory = Inventory::new(max_age);
+        self
     }
 
     /// At most `per_second` calls a second, `burst` at once after a quiet period.

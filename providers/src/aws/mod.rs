@@ -7,6 +7,7 @@ pub mod apply;
 pub mod client;
 pub mod convert;
 pub mod discover;
+pub mod inventory;
 pub mod kinds;
 pub mod nlb;
 pub mod observe;

@@ -6,10 +6,17 @@
 //! owner: network ones with TCP/UDP/TLS target groups for a Service, application ones with
 //! HTTP/HTTPS target groups (and the `ingress.k8s.aws/*` tags) for an Ingress group.
 //!
-//! Calls: DescribeLoadBalancers and DescribeTargetGroups (paged), DescribeTags in batches of 20
-//! ARNs, then only for our resources: DescribeListeners per load balancer, DescribeRules per
-//! listener (ALBs only; the default rule is the listener's DefaultActions), and the details the
-//! desired state compares (attributes, targets, extra certificates).
+//! Calls, none of them over the region: the owner's load balancer and target group ARNs come
+//! from the cluster's inventory ([`super::inventory`]: one GetResources listing per max age,
+//! shared by every object, and one made now for a deletion). Then one DescribeLoadBalancers by
+//! those ARNs and one DescribeTargetGroups by theirs (a batch that finds one gone is retried ARN
+//! by ARN, and the gone one leaves the inventory), one DescribeLoadBalancers / DescribeTargetGroups
+//! by name only for desired names not found by ARN (a same-named resource: a conflict, or ours
+//! unknown to the inventory), DescribeListeners per load balancer of our type, and one
+//! DescribeTags for exactly the resources found and their listeners (per 20): the ownership
+//! check on fresh data. Then only for our resources: DescribeRules per listener (ALBs only; the
+//! default rule is the listener's DefaultActions), and the details the desired state compares
+//! (attributes, targets, extra certificates). None of these grow with the number of objects.
 //! Also one DescribeSecurityGroups call (EC2 filters by the cluster and stack tags server-side)
 //! for the owner's managed security group, and a second one by group name (in its VPC) only
 //! while a desired security group is not found among ours; for a Service whose group exists, one
@@ -25,6 +32,8 @@ use crate::frontend::{FrontendKind, ObjectRef};
 use crate::plan::{Observed, ObservedResource, Resource};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+mod owned;
 
 /// What the desired state asks about, by kind and name.
 struct Wanted<'a> {
@@ -43,6 +52,15 @@ impl<'a> Wanted<'a> {
 
     fn get(&self, kind: &str, name: &str) -> Option<&'a Resource> {
         self.by_name.get(&(kind, name)).copied()
+    }
+
+    /// The names the desired state wants of `kind`.
+    fn names(&self, kind: &str) -> Vec<&'a str> {
+        self.by_name
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     fn has(&self, kind: &str, name: &str, property: &str) -> bool {
@@ -67,56 +85,8 @@ struct Scope<'a> {
 }
 
 impl AwsProvider {
-    /// Of load balancers or target groups (`kind`): those of our type that carry the owner's
-    /// tags, with their tags (DescribeTags only for ours by type and the wanted by name); the
-    /// others that the desired state names are recorded as foreign.
-    async fn sort_out<T>(
-        &self,
-        all: Vec<T>,
-        kind: &str,
-        arn_name: impl Fn(&T) -> (Option<&str>, Option<&str>),
-        our_type: impl Fn(&T) -> bool,
-        scope: &Scope<'_>,
-        observed: &mut Observed,
-    ) -> Result<Vec<(T, Tags)>> {
-        let candidates: Vec<T> = all
-            .into_iter()
-            .filter(|x| {
-                our_type(x)
-                    || scope
-                        .wanted
-                        .get(kind, arn_name(x).1.unwrap_or_default())
-                        .is_some()
-            })
-            .collect();
-        let arns: Vec<String> = candidates
-            .iter()
-            .filter_map(|x| arn_name(x).0.map(String::from))
-            .collect();
-        let tags_by_arn = if arns.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.tags_of(&arns).await?
-        };
-        let mut owned = Vec::new();
-        for x in candidates {
-            let (Some(arn), Some(name)) = arn_name(&x) else {
-                continue;
-            };
-            let t = tags_by_arn.get(arn).cloned().unwrap_or_default();
-            if our_type(&x) && tags::owned_by_owner(&t, scope.cluster, scope.owner) {
-                owned.push((x, t));
-            } else if scope.wanted.get(kind, name).is_some() {
-                observed
-                    .foreign
-                    .insert((kind.to_string(), name.to_string()), arn.to_string());
-            }
-        }
-        Ok(owned)
-    }
-
     /// The listeners and rules of our load balancers that are ours: those carrying our
-    /// ownership tags (one DescribeTags per 20), and — made by berth before it tagged them —
+    /// ownership tags (`known`, else one DescribeTags per 20), and — made by berth before it tagged them —
     /// untagged ones the desired state names whose forwards go only to our target groups (their
     /// tags are added by the update). Others are someone else's: left alone, and a conflict if
     /// berth wants their name.
@@ -125,11 +95,16 @@ impl AwsProvider {
         scope: &Scope<'_>,
         our_tgs: &BTreeSet<&str>,
         candidates: impl Iterator<Item = ObservedResource>,
+        known: BTreeMap<String, Tags>,
         observed: &mut Observed,
     ) -> Result<Vec<ObservedResource>> {
         let candidates: Vec<ObservedResource> = candidates.collect();
-        let arns: Vec<String> = candidates.iter().map(|o| o.id.clone()).collect();
-        let tags = self.tags_of(&arns).await?;
+        let arns: Vec<String> = (candidates.iter().map(|o| &o.id))
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut tags = self.tags_of(&arns).await?;
+        tags.extend(known);
         let mut out = Vec::new();
         for mut o in candidates {
             let t = tags.get(&o.id).cloned().unwrap_or_default();
@@ -167,34 +142,14 @@ impl AwsProvider {
         }
 
         // Load balancers: only network ones (Services) or application ones (Ingress groups) can
-        // be ours; same-named others are conflicts.
+        // be ours; same-named others are conflicts. Target groups likewise.
         let scope = Scope {
             owner,
             cluster,
             wanted: &wanted,
         };
-        let owned_lbs = self
-            .sort_out(
-                self.all_load_balancers().await?,
-                KIND_LB,
-                |lb| (lb.load_balancer_arn(), lb.load_balancer_name()),
-                |lb| is_our_type(lb, alb),
-                &scope,
-                &mut observed,
-            )
-            .await?;
-
-        // Target groups.
-        let owned_tgs = self
-            .sort_out(
-                self.all_target_groups().await?,
-                KIND_TG,
-                |tg| (tg.target_group_arn(), tg.target_group_name()),
-                |tg| is_our_target_group(tg, alb),
-                &scope,
-                &mut observed,
-            )
-            .await?;
+        let found = self.owned_lbs_and_tgs(&scope, alb, &mut observed).await?;
+        let (owned_lbs, owned_tgs, mut lb_listeners) = (found.lbs, found.tgs, found.listeners);
 
         // Details, only for ours and only what the desired state compares.
         let mut listeners = Vec::new();
@@ -219,7 +174,7 @@ impl AwsProvider {
                 resource: lb_resource(lb, t, attrs.as_deref()),
                 outputs,
             });
-            for l in self.listeners_of(&arn).await? {
+            for l in lb_listeners.remove(&arn).unwrap_or_default() {
                 let Some(l_arn) = l.listener_arn().map(String::from) else {
                     continue;
                 };
@@ -254,6 +209,7 @@ impl AwsProvider {
                 &scope,
                 &our_tgs,
                 listeners.into_iter().chain(rules),
+                found.tags,
                 &mut observed,
             )
             .await?;

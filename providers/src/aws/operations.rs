@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 pub enum Service {
     Elbv2,
     Ec2,
+    /// The Resource Groups Tagging API: the inventory's one listing.
+    Tagging,
 }
 
 impl Service {
@@ -17,6 +19,7 @@ impl Service {
         match self {
             Service::Elbv2 => "elbv2",
             Service::Ec2 => "ec2",
+            Service::Tagging => "tagging",
         }
     }
 
@@ -25,6 +28,7 @@ impl Service {
         match self {
             Service::Elbv2 => "elasticloadbalancing",
             Service::Ec2 => "ec2",
+            Service::Tagging => "tag",
         }
     }
 }
@@ -85,6 +89,9 @@ ops! {
     DESCRIBE_LISTENER_CERTIFICATES = Elbv2 "DescribeListenerCertificates" Read;
     DESCRIBE_TAGS = Elbv2 "DescribeTags" Read;
     DESCRIBE_RULES = Elbv2 "DescribeRules" Read;
+    // The inventory: the cluster's load balancers and target groups by their tags, one listing
+    // per resync period instead of the region's per reconcile.
+    GET_RESOURCES = Tagging "GetResources" Read;
     CREATE_LOAD_BALANCER = Elbv2 "CreateLoadBalancer" CreateTagged;
     CREATE_TARGET_GROUP = Elbv2 "CreateTargetGroup" CreateTagged;
     ADD_TAGS = Elbv2 "AddTags" Tagging;
@@ -251,7 +258,11 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("elasticloadbalancing:DeleteLoadBalancer")));
-        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 13);
+        assert_eq!(by_sid("Read")["Action"].as_array().unwrap().len(), 14);
+        assert!(by_sid("Read")["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("tag:GetResources")));
         assert!(by_sid("Read")["Action"]
             .as_array()
             .unwrap()

@@ -11,12 +11,15 @@
 //! - [`parent`]: read-modify-write of a shared parent's owned children, guarded by a version
 //!   token (Azure's etag, GCP's fingerprint), every unowned part kept as it was.
 //! - [`operation`]: waiting on a long-running operation with a deadline, or reporting it pending.
+//! - [`inventory`]: the cluster's owned resources by owner, filled by one listing per max age,
+//!   single flight, kept current by berth's own writes, so observe costs O(1) calls per object.
 //!
 //! A cloud supplies its kinds' specs, its observe (cloud -> [`crate::plan::Observed`]) and an
 //! executor (one create / update / delete per kind).
 
 pub mod apply;
 pub mod diff;
+pub mod inventory;
 pub mod kind;
 pub mod operation;
 pub mod parent;

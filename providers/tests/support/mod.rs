@@ -3,10 +3,12 @@
 //! observe -> plan -> apply pass, what moto holds with a cluster's tags, and ACM certificates.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ec2::types::Tag as Ec2Tag;
 use providers::aws::{tags, AwsProvider};
-use providers::frontend::{Node, ObjectRef};
+use providers::frontend::{Node, ObjectRef, Protocol, ServicePort};
 use providers::metrics::CallCounter;
 use providers::plan::Plan;
 use providers::{Address, Error, Provider};
@@ -190,6 +192,18 @@ pub async fn tagged(
         }
     }
     out
+}
+
+/// A TCP Service port to target port 8080.
+pub fn tcp_port(name: &str, port: u16, node_port: u16) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        protocol: Protocol::Tcp,
+        port,
+        node_port: Some(node_port),
+        target_port: Some(8080),
+        endpoints: vec![],
+    }
 }
 
 /// A node whose providerID names an EC2 instance (moto accepts unknown instance IDs as targets).

@@ -1,10 +1,11 @@
 //! `AWS::ElasticLoadBalancingV2::LoadBalancer`: its shape as observe reads it (subnets, security
-//! groups, attributes, tags; the DNS name as an output), the region's listing, and
+//! groups, attributes, tags; the DNS name as an output), its describe by ARN or name, and
 //! CreateLoadBalancer (then its attributes) / in-place changes (attributes, tags, subnets,
 //! security groups, IP address type). Deleted by the executor in `apply`.
 
 use super::*;
 use crate::aws::client::AwsProvider;
+use crate::aws::inventory::By;
 use crate::aws::operations as ops;
 use crate::aws::KIND_LB;
 use crate::error::Result;
@@ -167,20 +168,23 @@ impl AwsProvider {
         Ok(())
     }
 
-    /// Every load balancer in the region (paged).
-    pub(crate) async fn all_load_balancers(&self) -> Result<Vec<LoadBalancer>> {
-        self.all_pages(
-            ops::DESCRIBE_LOAD_BALANCERS,
-            |m| {
-                self.elb
-                    .describe_load_balancers()
-                    .page_size(400)
-                    .set_marker(m)
-                    .send()
-            },
-            |p| (p.load_balancers, p.next_marker),
+    /// Load balancers by ARNs or names (at most 20); `None` when one of them does not exist
+    /// (ELBv2 then fails the whole call).
+    pub(crate) async fn lbs_by(
+        &self,
+        by: By,
+        keys: Vec<String>,
+    ) -> Result<Option<Vec<LoadBalancer>>> {
+        describe_by!(
+            self,
+            by,
+            keys,
+            describe_load_balancers,
+            set_load_balancer_arns,
+            DESCRIBE_LOAD_BALANCERS,
+            "LoadBalancerNotFound",
+            load_balancers
         )
-        .await
     }
 
     pub(crate) async fn lb_attributes(&self, arn: &str) -> Result<Vec<(String, String)>> {

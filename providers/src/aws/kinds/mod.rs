@@ -5,6 +5,22 @@
 //! compare by their shape: `{Key, Value}` lists (tags, attributes) as subsets, other lists as
 //! multisets.
 
+/// One Describe call of a load balancer or target group by ARNs or names (at most 20), through
+/// `AwsProvider::described_by`: `None` when one of them does not exist.
+macro_rules! describe_by {
+    ($self:ident, $by:ident, $keys:ident, $call:ident, $set_arns:ident, $op:ident, $not_found:literal, $items:ident) => {{
+        let req = $self.elb.$call();
+        let req = match $by {
+            By::Arns => req.$set_arns(Some($keys)),
+            By::Names => req.set_names(Some($keys)),
+        };
+        let send = || req.clone().send();
+        $self
+            .described_by(ops::$op, $not_found, send, |o| o.$items)
+            .await
+    }};
+}
+
 pub mod backend_rules;
 pub mod listener;
 pub mod listener_rule;

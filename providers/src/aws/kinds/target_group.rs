@@ -1,9 +1,10 @@
 //! `AWS::ElasticLoadBalancingV2::TargetGroup`: its shape (health check, attributes, registered
-//! targets, tags), the region's listing, CreateTargetGroup, ModifyTargetGroup for the whole
+//! targets, tags), its describe by ARN or name, CreateTargetGroup, ModifyTargetGroup for the whole
 //! health check, attributes, and targets registered and deregistered as a delta.
 
 use super::*;
 use crate::aws::client::AwsProvider;
+use crate::aws::inventory::By;
 use crate::aws::operations as ops;
 use crate::aws::KIND_TG;
 use crate::error::Result;
@@ -271,20 +272,22 @@ impl AwsProvider {
         Ok(())
     }
 
-    /// Every target group in the region (paged).
-    pub(crate) async fn all_target_groups(&self) -> Result<Vec<TargetGroup>> {
-        self.all_pages(
-            ops::DESCRIBE_TARGET_GROUPS,
-            |m| {
-                self.elb
-                    .describe_target_groups()
-                    .page_size(400)
-                    .set_marker(m)
-                    .send()
-            },
-            |p| (p.target_groups, p.next_marker),
+    /// Target groups by ARNs or names (at most 20); `None` when one of them does not exist.
+    pub(crate) async fn tgs_by(
+        &self,
+        by: By,
+        keys: Vec<String>,
+    ) -> Result<Option<Vec<TargetGroup>>> {
+        describe_by!(
+            self,
+            by,
+            keys,
+            describe_target_groups,
+            set_target_group_arns,
+            DESCRIBE_TARGET_GROUPS,
+            "TargetGroupNotFound",
+            target_groups
         )
-        .await
     }
 
     pub(crate) async fn tg_attributes(&self, arn: &str) -> Result<Vec<(String, String)>> {
