@@ -495,18 +495,25 @@ async fn tls_listener_gets_certificates_and_policy() {
         tls.certificates().first().and_then(|c| c.certificate_arn()),
         Some(cert1.as_str())
     );
-    let all: Vec<String> = w
-        .elb
-        .describe_listener_certificates()
-        .listener_arn(tls.listener_arn().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .certificates()
-        .iter()
-        .filter_map(|c| c.certificate_arn().map(String::from))
-        .collect();
-    assert_eq!(all, vec![cert1.clone(), cert2.clone()]);
+    let tls_arn = tls.listener_arn().unwrap().to_string();
+    let certs_now = || async {
+        let mut v: Vec<String> = w
+            .elb
+            .describe_listener_certificates()
+            .listener_arn(&tls_arn)
+            .send()
+            .await
+            .unwrap()
+            .certificates()
+            .iter()
+            .filter_map(|c| c.certificate_arn().map(String::from))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want = vec![cert1.clone(), cert2.clone()];
+    want.sort();
+    assert_eq!(certs_now().await, want);
     let plain = listeners.iter().find(|l| l.port() == Some(80)).expect("80");
     assert_eq!(plain.protocol().map(|p| p.as_str()), Some("TCP"));
     // The TLS listener's target group speaks TCP to the nodes.
@@ -519,6 +526,38 @@ async fn tls_listener_gets_certificates_and_policy() {
     let (plan, _) = w.reconcile(&fe).await.expect("second pass");
     assert!(plan.is_empty(), "{plan:#?}");
     assert_eq!(w.calls.mutating(), 0);
+
+    // Someone adds a certificate of their own to berth's listener: berth leaves it alone.
+    let theirs = acm_certificate(&format!("theirs.{}.example.com", w.cluster)).await;
+    w.elb
+        .add_listener_certificates()
+        .listener_arn(&tls_arn)
+        .certificates(
+            aws_sdk_elasticloadbalancingv2::types::Certificate::builder()
+                .certificate_arn(&theirs)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("AddListenerCertificates");
+    let (plan, _) = w.reconcile(&fe).await.expect("with a foreign certificate");
+    assert!(
+        plan.is_empty(),
+        "someone else's certificate is not berth's to remove: {plan:#?}"
+    );
+    let mut want = vec![cert1.clone(), cert2.clone(), theirs.clone()];
+    want.sort();
+    assert_eq!(certs_now().await, want);
+
+    // The Service drops its second certificate: berth removes its own extra, not theirs.
+    annotate(&mut fe, ann::SSL_CERT, &cert1);
+    let (plan, _) = w.reconcile(&fe).await.expect("one certificate");
+    assert_eq!(summary(&plan), ["Update Listener"], "{plan:#?}");
+    let mut want = vec![cert1.clone(), theirs.clone()];
+    want.sort();
+    assert_eq!(certs_now().await, want);
+    let (plan, _) = w.reconcile(&fe).await.expect("converged");
+    assert!(plan.is_empty(), "{plan:#?}");
 }
 
 #[tokio::test]

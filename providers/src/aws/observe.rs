@@ -110,19 +110,48 @@ impl AwsProvider {
             let t = tags.get(&o.id).cloned().unwrap_or_default();
             let (kind, name) = (o.resource.kind.clone(), o.resource.name.clone());
             let wanted = scope.wanted.get(&kind, &name).is_some();
-            if tags::owned_by_owner(&t, scope.cluster, scope.owner) {
-                o.resource.properties.insert("Tags".into(), tags_value(&t));
-                out.push(o);
-            } else if !t.contains_key(tags::MANAGED_BY)
+            let own = tags::owned_by_owner(&t, scope.cluster, scope.owner);
+            let adopted = !own
+                && !t.contains_key(tags::MANAGED_BY)
                 && wanted
-                && forwards_only_to(&Value::Object(o.resource.properties.clone()), our_tgs)
-            {
+                && forwards_only_to(&Value::Object(o.resource.properties.clone()), our_tgs);
+            if own || adopted {
+                if kind == KIND_LISTENER {
+                    self.own_certificates(scope, &mut o, &t).await?;
+                }
+                if own {
+                    o.resource.properties.insert("Tags".into(), tags_value(&t));
+                }
                 out.push(o);
             } else if wanted {
                 observed.foreign.insert((kind, name), o.id);
             }
         }
         Ok(out)
+    }
+
+    /// A listener's certificates as far as they are berth's (see
+    /// [`listener::keep_own_certificates`]); read here when berth marked extras the desired
+    /// listener no longer lists (DescribeListeners reports only the default one).
+    async fn own_certificates(
+        &self,
+        scope: &Scope<'_>,
+        o: &mut ObservedResource,
+        tags: &Tags,
+    ) -> Result<()> {
+        let name = o.resource.name.clone();
+        if listener::marks_certificates(tags) && scope.wanted.certificates(&name) <= 1 {
+            let all = self.listener_certificates(&o.id).await?;
+            if let Some(v) = listener::certificates_value(&all) {
+                o.resource.properties.insert("Certificates".into(), v);
+            }
+        }
+        let desired = scope
+            .wanted
+            .get(KIND_LISTENER, &name)
+            .map(|r| &r.properties);
+        listener::keep_own_certificates(&mut o.resource.properties, tags, desired);
+        Ok(())
     }
 
     /// Our resources for `owner`, and same-named resources that are not ours.

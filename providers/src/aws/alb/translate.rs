@@ -19,6 +19,7 @@
 
 use super::annotations::{self as ann, HcPort, IngressSettings, ListenProtocol, TgSettings};
 use super::rules::{self, ActionSpec, ForwardTarget};
+use crate::aws::kinds::listener::certificates_mark;
 use crate::aws::security_group::{self as sg, dualstack};
 use crate::aws::translate::{instance_targets, listener_name, AwsFacts};
 use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_RULE, KIND_TG};

@@ -2,6 +2,7 @@
 //! Pure: everything read from the cloud (VPC, discovered subnets) comes in as [`AwsFacts`].
 
 use super::annotations::{self as ann, HealthCheckPort, NlbAnnotations, TargetType};
+use crate::aws::kinds::listener::certificates_mark;
 use crate::aws::security_group as sg;
 use crate::aws::{tags, KIND_LB, KIND_LISTENER, KIND_TG};
 use crate::error::{Error, Result};
@@ -111,10 +112,12 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
             json!([{"Type": "forward", "TargetGroupArn": {"Ref": tg.name}}]),
         );
         // Ownership marks: a listener someone else adds to the NLB carries none and is left alone.
-        m.insert(
-            "Tags".into(),
-            tags::resource_tags(fe, "Listener", &BTreeMap::new()),
-        );
+        let mark = if l.tls {
+            certificates_mark(&a.ssl_certs)
+        } else {
+            BTreeMap::new()
+        };
+        m.insert("Tags".into(), tags::resource_tags(fe, "Listener", &mark));
         lis.push(Resource {
             kind: KIND_LISTENER.into(),
             name: listener_name(&lb_name, l.port.port),

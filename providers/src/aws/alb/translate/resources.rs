@@ -149,9 +149,13 @@ pub(super) fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Re
         m.insert("DefaultActions".into(), Value::Array(actions));
         // Ownership marks: listeners and rules someone else adds to the ALB carry none and are
         // left alone.
+        let mark = match proto.value {
+            ListenProtocol::Https => certificates_mark(&acc.certificates),
+            ListenProtocol::Http => BTreeMap::new(),
+        };
         m.insert(
             "Tags".into(),
-            tags::owner_tags(&group.cluster, owner, "Listener", &BTreeMap::new()),
+            tags::owner_tags(&group.cluster, owner, "Listener", &mark),
         );
         out.push(Resource {
             kind: KIND_LISTENER.into(),
