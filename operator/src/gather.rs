@@ -7,6 +7,7 @@ pub mod ingress;
 
 use k8s_openapi::api::core::v1::{Node as KubeNode, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use providers::cidr::{normalize_cidr, sort_dedup};
 use providers::frontend::{
     Endpoint, Frontend, Node, ObjectRef, Protocol, ServicePort, TrafficPolicy,
@@ -138,20 +139,25 @@ pub fn frontend(
         Some("Local") => TrafficPolicy::Local,
         _ => TrafficPolicy::Cluster,
     };
-    fe.health_check_node_port = spec
-        .health_check_node_port
-        .and_then(|p| u16::try_from(p).ok());
-    fe.nodes = eligible_nodes(nodes);
-    if slices.is_none() {
-        fe.endpoints_unavailable =
-            Some("the API server does not serve discovery.k8s.io/v1 EndpointSlices".into());
-    }
     let field_err = |field: String, value: String, expected: &str| Error::InvalidField {
         object: object.clone(),
         field,
         value,
         expected: expected.into(),
     };
+    const RANGE: &str = "expected a port number from 1 to 65535";
+    fe.health_check_node_port =
+        match spec.health_check_node_port {
+            None => None,
+            Some(n) => Some(valid_port(n).ok_or_else(|| {
+                field_err("spec.healthCheckNodePort".into(), n.to_string(), RANGE)
+            })?),
+        };
+    fe.nodes = eligible_nodes(nodes);
+    if slices.is_none() {
+        fe.endpoints_unavailable =
+            Some("the API server does not serve discovery.k8s.io/v1 EndpointSlices".into());
+    }
 
     for (i, p) in spec.ports.unwrap_or_default().iter().enumerate() {
         let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
@@ -166,27 +172,55 @@ pub fn frontend(
                 ))
             }
         };
-        let port = u16::try_from(p.port).map_err(|_| {
-            field_err(
-                format!("spec.ports[{i}].port"),
-                p.port.to_string(),
-                "expected 1-65535",
-            )
-        })?;
-        let node_port = p
-            .node_port
-            .and_then(|n| u16::try_from(n).ok())
-            .filter(|n| *n > 0);
+        let port = valid_port(p.port)
+            .ok_or_else(|| field_err(format!("spec.ports[{i}].port"), p.port.to_string(), RANGE))?;
+        // From here on the port is named by its number, as users think of it.
+        let at = |field: &str| format!("spec.ports[{port}/{}].{field}", protocol.as_str());
+        if fe
+            .ports
+            .iter()
+            .any(|q| q.port == port && q.protocol == protocol)
+        {
+            return Err(field_err(
+                format!("spec.ports[{i}]"),
+                format!("{port}/{}", protocol.as_str()),
+                "each port and protocol once: this one is listed twice",
+            ));
+        }
+        // A nodePort of 0 is "not allocated yet" (a manifest before the API server saw it):
+        // nothing can reach it.
+        let node_port = match p.node_port {
+            None => None,
+            Some(n) => Some(valid_port(n).ok_or_else(|| {
+                field_err(at("nodePort"), n.to_string(), "expected a port number from 1 to 65535 (0 is not allocated yet: apply the Service first, or set the nodePort)")
+            })?),
+        };
         let target_port = match &p.target_port {
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => {
-                u16::try_from(*n).ok()
+            Some(IntOrString::Int(n)) => Some(
+                valid_port(*n).ok_or_else(|| field_err(at("targetPort"), n.to_string(), RANGE))?,
+            ),
+            Some(IntOrString::String(name)) => {
+                if !valid_port_name(name) {
+                    return Err(field_err(at("targetPort"), name.clone(), "expected a port number or a port name (at most 15 lower-case letters, digits and '-', with a letter)"));
+                }
+                None
             }
-            Some(_) => None,
             None => Some(port),
         };
         let endpoints = slices
             .map(|s| ready_endpoints(s, &object.name, p.name.as_deref(), protocol))
             .unwrap_or_default();
+        if let (Some(IntOrString::String(name)), Some(s)) = (&p.target_port, slices) {
+            if endpoints.is_empty()
+                && has_endpoints_without_port(s, &object.name, p.name.as_deref())
+            {
+                return Err(field_err(
+                    at("targetPort"),
+                    name.clone(),
+                    "a port name the Service's pods declare: their EndpointSlices carry no such port (check the containers' ports[].name)",
+                ));
+            }
+        }
         fe.ports.push(ServicePort {
             name: p.name.clone(),
             protocol,
@@ -254,6 +288,50 @@ pub fn source_ranges(
 }
 
 /// Ready addresses of one service port across the Service's EndpointSlices.
+/// 1 to 65535.
+fn valid_port(n: i32) -> Option<u16> {
+    u16::try_from(n).ok().filter(|p| *p > 0)
+}
+
+/// An IANA_SVC_NAME, as Kubernetes validates a container port's name.
+fn valid_port_name(n: &str) -> bool {
+    (1..=15).contains(&n.len())
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && n.chars().any(|c| c.is_ascii_lowercase())
+        && !n.starts_with('-')
+        && !n.ends_with('-')
+        && !n.contains("--")
+}
+
+/// Whether the Service's EndpointSlices have endpoints but none carries the Service port
+/// `port_name`: its named targetPort matches no port of the pods behind it.
+fn has_endpoints_without_port(
+    slices: &[EndpointSlice],
+    service: &str,
+    port_name: Option<&str>,
+) -> bool {
+    let mine: Vec<&EndpointSlice> = slices
+        .iter()
+        .filter(|s| {
+            s.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                .map(String::as_str)
+                == Some(service)
+        })
+        .collect();
+    mine.iter()
+        .any(|s| s.endpoints.iter().flatten().next().is_some())
+        && !mine.iter().any(|s| {
+            s.ports
+                .iter()
+                .flatten()
+                .any(|sp| sp.name.as_deref().unwrap_or("") == port_name.unwrap_or(""))
+        })
+}
+
 pub(crate) fn ready_endpoints(
     slices: &[EndpointSlice],
     service: &str,

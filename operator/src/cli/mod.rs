@@ -41,15 +41,16 @@ pub struct CommonArgs {
     #[arg(long, value_enum, default_value_t = Cloud::default_for_build(), env = "BERTH_CLOUD")]
     pub cloud: Cloud,
     /// Cluster name: part of every ownership tag and of subnet discovery
-    /// (`kubernetes.io/cluster/<name>`).
-    #[arg(long, default_value = "kubernetes", env = "BERTH_CLUSTER_NAME")]
-    pub cluster_name: String,
+    /// (`kubernetes.io/cluster/<name>`). Required by `berth run`; `berth plan` defaults to
+    /// `kubernetes`.
+    #[arg(long, env = "BERTH_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
     /// VPC to use (AWS). Default: the VPC of the load balancer's subnets.
     #[arg(long, env = "BERTH_VPC_ID")]
     pub vpc_id: Option<String>,
     /// `spec.loadBalancerClass` values berth serves (repeat or comma-separate). Default: the
     /// cloud's (AWS: berth.dev/aws-nlb and the aws-load-balancer-controller's service.k8s.aws/nlb;
-    /// GCP: berth.dev/gcp-l4; Azure: berth.dev/azure-lb).
+    /// GCP: berth.dev/gce-l4; Azure: berth.dev/azure-lb).
     #[arg(
         long = "load-balancer-class",
         value_delimiter = ',',
@@ -62,6 +63,11 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    /// The cluster name, or `kubernetes` (what `berth plan` assumes when none is given).
+    pub fn cluster(&self) -> &str {
+        self.cluster_name.as_deref().unwrap_or("kubernetes")
+    }
+
     pub fn profile(&self) -> &'static providers::profile::Profile {
         self.cloud.profile()
     }

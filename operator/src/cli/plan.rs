@@ -37,7 +37,12 @@ pub struct PlanArgs {
 /// Runs the command; returns the process exit code (1 when any object had an error).
 pub async fn run(args: PlanArgs) -> i32 {
     let manifests = match Manifests::read_files(&args.files) {
-        Ok(m) => m,
+        Ok(m) => {
+            for note in &m.skipped {
+                eprintln!("skipping {note}");
+            }
+            m
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
@@ -71,7 +76,7 @@ pub async fn run(args: PlanArgs) -> i32 {
 
 async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<Planned>> {
     let selection = args.common.selection();
-    let cluster = &args.common.cluster_name;
+    let cluster = args.common.cluster();
     if !args.observe {
         return plan_offline(manifests, &selection, cluster);
     }

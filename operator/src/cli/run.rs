@@ -165,7 +165,7 @@ async fn provider(
     super::cloud::live_provider(
         common.cloud,
         super::cloud::Live {
-            cluster: &common.cluster_name,
+            cluster: common.cluster(),
             vpc_id: common.vpc_id.as_deref(),
             recorder: metrics.call_recorder(),
             rate: Some((args.cloud_api_qps, args.cloud_api_burst)),
@@ -176,9 +176,23 @@ async fn provider(
     .await
 }
 
+/// `berth run` acts on what carries its cluster's tags: without an explicit name, two clusters
+/// in one account (both "kubernetes") would claim each other's load balancers.
+pub fn require_cluster_name(args: &RunArgs) -> Result<(), String> {
+    match args.common.cluster_name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => Ok(()),
+        _ => Err("berth run needs --cluster-name (or BERTH_CLUSTER_NAME): berth acts only on cloud resources tagged with it, and two clusters sharing one name in an account would take each other's load balancers".into()),
+    }
+}
+
 /// Runs the operator; returns the process exit code.
 pub async fn run(args: RunArgs) -> i32 {
     init_logging(args.log_format, &args.log_level);
+    if let Err(e) = require_cluster_name(&args) {
+        error!("{e}");
+        eprintln!("error: {e}");
+        return 2;
+    }
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let client = match kube::Client::try_default().await {
         Ok(c) => c,
@@ -196,7 +210,7 @@ pub async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    info!(addr = %args.metrics_addr, identity = %identity, cluster = %args.common.cluster_name, "serving /healthz, /readyz and /metrics");
+    info!(addr = %args.metrics_addr, identity = %identity, cluster = %args.common.cluster(), "serving /healthz, /readyz and /metrics");
     tokio::spawn({
         let health = health.clone();
         async move {
@@ -295,7 +309,7 @@ pub async fn run(args: RunArgs) -> i32 {
             provider,
             metrics.clone(),
             args.common.selection(),
-            args.common.cluster_name.clone(),
+            args.common.cluster().to_string(),
             caches.nodes.clone(),
             caches.slices.clone(),
             args.resync,
@@ -398,5 +412,17 @@ mod tests {
         assert_eq!((a.workers, a.cloud_api_qps, a.cloud_api_burst), (4, 10, 20));
         assert_eq!(a.log_level, "info");
         assert!(crate::cli::Cli::try_parse_from(["berth", "run", "--workers", "0"]).is_err());
+        // No cluster name (and none in the environment): refused before anything starts.
+        if std::env::var_os("BERTH_CLUSTER_NAME").is_none() {
+            assert!(require_cluster_name(&a)
+                .unwrap_err()
+                .contains("--cluster-name"));
+        }
+        let named =
+            crate::cli::Cli::try_parse_from(["berth", "run", "--cluster-name", "prod"]).unwrap();
+        let crate::cli::Command::Run(a) = named.command else {
+            panic!("not run")
+        };
+        assert!(require_cluster_name(&a).is_ok());
     }
 }

@@ -291,3 +291,96 @@ fn every_field_gather_reads_is_used_or_refused() {
         );
     }
 }
+
+/// Ports a load balancer cannot use are refused, naming the port by its number.
+#[test]
+fn invalid_ports_are_refused_naming_the_port() {
+    let with = |ports: serde_json::Value, extra: serde_json::Value| {
+        let mut spec = json!({"type": "LoadBalancer", "ports": ports});
+        if let (Some(m), Some(x)) = (spec.as_object_mut(), extra.as_object()) {
+            m.extend(x.clone());
+        }
+        let s = svc(json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": spec}));
+        frontend(&s, Some(&[]), &[], "c1")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let p = |v: serde_json::Value| json!([v]);
+    let cases: Vec<(serde_json::Value, serde_json::Value, &str)> = vec![
+        (
+            p(json!({"port": 0, "nodePort": 30080})),
+            json!({}),
+            "spec.ports[0].port=\"0\"",
+        ),
+        (
+            p(json!({"port": 70000, "nodePort": 30080})),
+            json!({}),
+            "spec.ports[0].port=\"70000\"",
+        ),
+        (
+            p(json!({"port": 80, "nodePort": 0})),
+            json!({}),
+            "spec.ports[80/TCP].nodePort=\"0\"",
+        ),
+        (
+            p(json!({"port": 80, "nodePort": 70000})),
+            json!({}),
+            "spec.ports[80/TCP].nodePort",
+        ),
+        (
+            p(json!({"port": 80, "nodePort": 30080, "targetPort": 0})),
+            json!({}),
+            "spec.ports[80/TCP].targetPort=\"0\"",
+        ),
+        (
+            p(json!({"port": 80, "nodePort": 30080, "targetPort": "Not_A_Name"})),
+            json!({}),
+            "port name",
+        ),
+        (
+            p(json!({"port": 80, "nodePort": 30080})),
+            json!({"healthCheckNodePort": 0}),
+            "spec.healthCheckNodePort=\"0\"",
+        ),
+        (
+            json!([{"port": 80, "nodePort": 30080}, {"port": 80, "nodePort": 30081}]),
+            json!({}),
+            "listed twice",
+        ),
+    ];
+    for (ports, extra, want) in cases {
+        let e = with(ports.clone(), extra).expect_err(&format!("{ports} is refused"));
+        assert!(e.contains(want), "{ports}: {e}");
+        assert!(e.contains("Service shop/web"), "{e}");
+    }
+    // The same port over TCP and UDP is two entries, not a duplicate.
+    assert!(with(
+        json!([{"port": 53, "nodePort": 30053}, {"port": 53, "protocol": "UDP", "nodePort": 30053}]),
+        json!({})
+    )
+    .is_ok());
+}
+
+/// A named targetPort no pod declares (its EndpointSlices have endpoints but not that port).
+#[test]
+fn a_named_target_port_the_pods_do_not_declare_is_refused() {
+    let s = svc(json!({"metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "nodePort": 30080, "targetPort": "web"}]}}));
+    let slice = |port_name: &str| -> Vec<EndpointSlice> {
+        serde_json::from_value(json!([{"metadata": {"name": "web-1", "namespace": "shop", "labels": {SERVICE_NAME_LABEL: "web"}},
+            "addressType": "IPv4", "ports": [{"name": port_name, "port": 8080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}}]}])).unwrap()
+    };
+    let e = frontend(&s, Some(&slice("metrics")), &[], "c1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("spec.ports[80/TCP].targetPort=\"web\"")
+            && e.contains("EndpointSlices carry no such port"),
+        "{e}"
+    );
+    let fe = frontend(&s, Some(&slice("http")), &[], "c1").unwrap();
+    assert_eq!(fe.ports[0].endpoints.len(), 1);
+    // No pods yet: not an error (they may come).
+    assert!(frontend(&s, Some(&[]), &[], "c1").is_ok());
+}

@@ -134,7 +134,9 @@ impl<'a> Ctx<'a> {
     pub fn tags(&self, key: &str, v: &str) -> Result<BTreeMap<String, String>> {
         let mut tags = BTreeMap::new();
         for (k, val) in self.pairs(key, v)? {
-            if RESERVED_TAG_PREFIXES.iter().any(|p| k.starts_with(p)) {
+            // AWS reserves `aws:` in any case (`AWS:`, `Aws:`).
+            let lower = k.to_ascii_lowercase();
+            if RESERVED_TAG_PREFIXES.iter().any(|p| lower.starts_with(p)) {
                 return Err(self.err(key, v, format!("tag key {k:?} is reserved (berth's ownership tags and aws: keys cannot be set)")));
             }
             if k.len() > 128 || val.len() > 256 {

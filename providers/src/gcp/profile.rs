@@ -8,7 +8,7 @@ use crate::profile::*;
 pub static PROFILE: Profile = Profile {
     cloud: "gcp",
     service: ServiceProfile {
-        classes: &["berth.dev/gcp-l4"],
+        classes: &["berth.dev/gce-l4"],
         legacy_annotations: &[],
         legacy_values: &[],
         finalizer: "berth.dev/gcp-load-balancer",

@@ -95,6 +95,24 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         let Some(key) = PREFIXES.iter().find_map(|p| full.strip_prefix(p)) else {
             continue;
         };
+        // The same annotation under both prefixes must say the same: which one wins is not
+        // something a user should have to know.
+        if let Some(first) = PREFIXES
+            .iter()
+            .map(|p| format!("{p}{key}"))
+            .find(|f| f != full)
+        {
+            if let Some(other) = fe.annotations.get(&first) {
+                if other.trim() != fe.annotations[full].trim() && full.as_str() > first.as_str() {
+                    return Err(crate::Error::InvalidAnnotation {
+                        object: fe.object.clone(),
+                        annotation: full.clone(),
+                        value: fe.annotations[full].clone(),
+                        expected: format!("the same value as {first}={other:?}, which is set too: set it under one prefix only"),
+                    });
+                }
+            }
+        }
         if !key.starts_with(OWNED) || SUPPORTED.contains(&key) {
             continue;
         }

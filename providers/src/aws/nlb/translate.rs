@@ -247,6 +247,14 @@ fn listeners<'a>(fe: &'a Frontend, a: &NlbAnnotations) -> Result<Vec<Listen<'a>>
             expected: "a LoadBalancer Service needs at least one port".into(),
         });
     }
+    let wants_tls = |p: &crate::frontend::ServicePort| {
+        !a.ssl_certs.is_empty()
+            && a.ssl_ports.as_ref().is_none_or(|ports| {
+                ports
+                    .iter()
+                    .any(|i| *i == p.port.to_string() || p.name.as_deref() == Some(i.as_str()))
+            })
+    };
     let mut out: Vec<Listen<'a>> = Vec::new();
     for p in &fe.ports {
         if p.protocol == Protocol::Sctp {
@@ -267,17 +275,20 @@ fn listeners<'a>(fe: &'a Frontend, a: &NlbAnnotations) -> Result<Vec<Listen<'a>>
                     expected: "TCP and UDP on the same port are served as TCP_UDP and need the same nodePort".into(),
                 });
             }
+            // A TCP_UDP listener has no TLS: never drop TLS silently.
+            if wants_tls(p) || wants_tls(prev.port) {
+                let ssl_ports = format!("{}{}", ann::PREFIXES[0], ann::SSL_PORTS);
+                return Err(Error::InvalidAnnotation {
+                    object: fe.object.clone(),
+                    annotation: ssl_ports.clone(),
+                    value: a.ssl_ports.as_ref().map_or_else(|| "(unset: every TCP port)".into(), |v| v.join(",")),
+                    expected: format!("ports that are not also served over UDP: port {} has TCP and UDP, which one TCP_UDP listener serves, and TLS cannot; list the TLS ports in {ssl_ports} without it, or drop its UDP entry", p.port),
+                });
+            }
             prev.protocol = "TCP_UDP";
-            prev.tls = false;
             continue;
         }
-        let tls = p.protocol == Protocol::Tcp
-            && !a.ssl_certs.is_empty()
-            && a.ssl_ports.as_ref().is_none_or(|ports| {
-                ports
-                    .iter()
-                    .any(|i| *i == p.port.to_string() || p.name.as_deref() == Some(i.as_str()))
-            });
+        let tls = p.protocol == Protocol::Tcp && wants_tls(p);
         let protocol = match (p.protocol, tls) {
             (_, true) => "TLS",
             (Protocol::Udp, _) => "UDP",
@@ -443,14 +454,45 @@ fn health_check(fe: &Frontend, a: &NlbAnnotations, m: &mut Map<String, Value>) -
         });
         m.insert("HealthCheckPath".into(), json!(path));
     }
-    m.insert(
-        "HealthCheckIntervalSeconds".into(),
-        json!(a.hc_interval.unwrap_or(def_interval)),
+    let (interval, timeout) = (
+        a.hc_interval.unwrap_or(def_interval),
+        a.hc_timeout.unwrap_or(def_timeout),
     );
-    m.insert(
-        "HealthCheckTimeoutSeconds".into(),
-        json!(a.hc_timeout.unwrap_or(def_timeout)),
-    );
+    // ELBv2 refuses a timeout above the interval at CreateTargetGroup: refuse it here, before
+    // any call, naming what was set.
+    if timeout > interval {
+        let (key, value, expected) = match a.hc_timeout {
+            Some(t) => (
+                ann::HC_TIMEOUT,
+                t,
+                format!(
+                    "at most the health-check interval ({interval} s{})",
+                    if a.hc_interval.is_none() {
+                        ", the default"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            None => (
+                ann::HC_INTERVAL,
+                interval,
+                format!(
+                    "at least the health-check timeout (the default {timeout} s), or set {}{} too",
+                    ann::PREFIXES[0],
+                    ann::HC_TIMEOUT
+                ),
+            ),
+        };
+        return Err(Error::InvalidAnnotation {
+            object: fe.object.clone(),
+            annotation: format!("{}{key}", ann::PREFIXES[0]),
+            value: value.to_string(),
+            expected,
+        });
+    }
+    m.insert("HealthCheckIntervalSeconds".into(), json!(interval));
+    m.insert("HealthCheckTimeoutSeconds".into(), json!(timeout));
     m.insert(
         "HealthyThresholdCount".into(),
         json!(a.hc_healthy.unwrap_or(def_threshold)),

@@ -122,6 +122,8 @@ fn each_annotation_valid_and_invalid() {
         ),
         (CROSS_ZONE, "on", "true or false"),
         (TAGS, "elbv2.k8s.aws/cluster=x", "reserved"),
+        (TAGS, "AWS:cloudformation:stack-name=x", "reserved"),
+        (TAGS, "Aws:x=y", "reserved"),
         (TAGS, "=x", "empty key"),
         (
             "aws-load-balancer-healthcheck-intervall",
@@ -305,4 +307,26 @@ fn access_restrictions_are_honoured_or_refused_never_dropped() {
         e.contains(MANAGE_BACKEND_SG_RULES) && e.contains("sg-0a"),
         "{e}"
     );
+}
+
+/// The same annotation under both prefixes with different values is refused (which one wins is
+/// not something a user should have to know); the same value twice is fine.
+#[test]
+fn both_prefixes_must_agree() {
+    let mut f = fe(&[(SCHEME, "internal")]);
+    f.annotations.insert(
+        format!("service.kubernetes.io/{SCHEME}"),
+        "internet-facing".into(),
+    );
+    let e = parse(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("service.kubernetes.io/aws-load-balancer-scheme")
+            && e.contains("set it under one prefix only"),
+        "{e}"
+    );
+    f.annotations.insert(
+        format!("service.kubernetes.io/{SCHEME}"),
+        " internal".into(),
+    );
+    assert!(parse(&f).is_ok());
 }

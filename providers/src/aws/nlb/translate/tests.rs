@@ -271,6 +271,25 @@ fn tls_ports_alpn_backend_and_tcp_udp() {
     assert!(of(&run(&g), KIND_LISTENER)
         .iter()
         .all(|l| l["Protocol"] == "TLS"));
+    // A port over TCP and UDP is one TCP_UDP listener, which has no TLS: refused, never TLS
+    // dropped silently (in either order of the two entries).
+    for udp_first in [false, true] {
+        let mut h = g.clone();
+        let mut udp = h.ports[0].clone();
+        udp.protocol = Protocol::Udp;
+        if udp_first {
+            h.ports.insert(0, udp);
+        } else {
+            h.ports.push(udp);
+        }
+        let e = crate::aws::desired(&h, &Default::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("aws-load-balancer-ssl-ports") && e.contains("port 80 has TCP and UDP"),
+            "{e}"
+        );
+    }
 }
 
 #[test]
@@ -538,4 +557,31 @@ fn backend_rules_reference_the_managed_group_and_go_with_it() {
     // An NLB kept without security groups keeps no rules either (their source is gone).
     let kept = crate::aws::security_group::for_existing_nlbs(&r, &legacy(&r)).unwrap();
     assert!(of(&kept, crate::aws::KIND_SG_INGRESS).is_empty());
+}
+
+/// ELBv2 refuses a health-check timeout above the interval: refused here, before any call.
+#[test]
+fn a_health_check_timeout_above_the_interval_is_refused() {
+    let e = translate_err(&[(ann::HC_INTERVAL, "10"), (ann::HC_TIMEOUT, "20")]);
+    assert!(
+        e.contains("aws-load-balancer-healthcheck-timeout")
+            && e.contains("at most the health-check interval (10 s)"),
+        "{e}"
+    );
+    let e = translate_err(&[(ann::HC_TIMEOUT, "30")]);
+    assert!(e.contains("(10 s, the default)"), "{e}");
+    let e = translate_err(&[(ann::HC_INTERVAL, "5")]);
+    assert!(
+        e.contains("aws-load-balancer-healthcheck-interval")
+            && e.contains("at least the health-check timeout"),
+        "{e}"
+    );
+    let ok = fe(&[(ann::HC_INTERVAL, "10"), (ann::HC_TIMEOUT, "10")]);
+    assert!(crate::aws::desired(&ok, &Default::default()).is_ok());
+}
+
+fn translate_err(annotations: &[(&str, &str)]) -> String {
+    crate::aws::desired(&fe(annotations), &Default::default())
+        .unwrap_err()
+        .to_string()
 }
