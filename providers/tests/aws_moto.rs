@@ -967,3 +967,84 @@ async fn listeners_someone_else_adds_are_left_alone_and_untagged_ones_berth_made
     );
     assert_eq!(w.calls.mutating(), 0, "{:?}", w.calls.by_operation());
 }
+
+/// Removing a tag from the annotation removes it from AWS (berth remembers which tags it added,
+/// in berth.dev/tags), and a tag someone else added stays through all of it.
+#[tokio::test]
+async fn removed_tags_go_and_tags_others_added_stay() {
+    let w = World::new("tags").await;
+    let mut fe = w.service("web", &["i-0eee000000000001"]);
+    annotate(&mut fe, ann::TAGS, "team=a,env=b");
+    w.reconcile(&fe).await.expect("create");
+    let lb_arn = w
+        .tagged()
+        .await
+        .into_iter()
+        .find(|(arn, _)| arn.contains(":loadbalancer/"))
+        .expect("the NLB")
+        .0;
+    w.elb
+        .add_tags()
+        .resource_arns(&lb_arn)
+        .tags(
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key("cost-center")
+                .value("x")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("AddTags");
+    let (plan, _) = w.reconcile(&fe).await.expect("someone else's tag");
+    assert!(
+        plan.is_empty(),
+        "someone else's tag is not berth's: {plan:#?}"
+    );
+
+    annotate(&mut fe, ann::TAGS, "team=a");
+    w.calls.reset();
+    w.reconcile(&fe).await.expect("one tag fewer");
+    let (lb, tgs) = lb_and_tg_tags(&w, &lb_arn).await;
+    assert!(
+        !lb.contains_key("env") && lb["team"] == "a" && lb["cost-center"] == "x",
+        "{lb:?}"
+    );
+    assert!(
+        tgs.iter()
+            .all(|t| !t.contains_key("env") && t["team"] == "a"),
+        "{tgs:?}"
+    );
+    assert!(
+        w.calls.by_operation().contains_key("RemoveTags"),
+        "{:?}",
+        w.calls.by_operation()
+    );
+
+    fe.annotations
+        .remove(&format!("{}{}", ann::PREFIXES[0], ann::TAGS));
+    w.reconcile(&fe).await.expect("no tags");
+    let (lb, tgs) = lb_and_tg_tags(&w, &lb_arn).await;
+    assert!(
+        !lb.contains_key("team") && !lb.contains_key("berth.dev/tags"),
+        "{lb:?}"
+    );
+    assert_eq!(lb["cost-center"], "x", "someone else's tag stays");
+    assert!(tgs.iter().all(|t| !t.contains_key("team")), "{tgs:?}");
+    let (plan, _) = w.reconcile(&fe).await.expect("converged");
+    assert!(plan.is_empty(), "{plan:#?}");
+}
+
+/// The tags of the load balancer `lb_arn` and of the test's target groups, from moto.
+async fn lb_and_tg_tags(
+    w: &World,
+    lb_arn: &str,
+) -> (BTreeMap<String, String>, Vec<BTreeMap<String, String>>) {
+    let all = w.tagged().await;
+    let tgs = all
+        .iter()
+        .filter(|(a, _)| a.contains(":targetgroup/"))
+        .map(|(_, t)| t.clone())
+        .collect();
+    let lb = all.into_iter().find(|(a, _)| a == lb_arn).expect("lb").1;
+    (lb, tgs)
+}

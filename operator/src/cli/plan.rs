@@ -7,8 +7,9 @@ use crate::manifests::Manifests;
 use crate::render::{self, Planned};
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Service;
-use providers::plan::Observed;
+use providers::plan::{Action, Observed};
 use providers::profile::{Offline, Profile};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -126,8 +127,48 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
             result,
         });
     }
+    refuse_contested_names(&mut out);
     out.extend(refused);
     Ok(out)
+}
+
+/// Two objects that want one cloud resource name (two Services with the same
+/// `aws-load-balancer-name`, say) would fight over it in `berth run` (the second finds the
+/// first's and reports a conflict): refused here for both, naming the other. Shared resources
+/// (an instance group) are meant to be wanted by several.
+fn refuse_contested_names(out: &mut [Planned]) {
+    let mut wanted: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, p) in out.iter().enumerate() {
+        let Ok(plan) = &p.result else { continue };
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| !c.shared && c.action != Action::Delete)
+        {
+            let users = wanted.entry((c.kind.clone(), c.name.clone())).or_default();
+            if !users.contains(&i) {
+                users.push(i);
+            }
+        }
+    }
+    for ((kind, name), users) in wanted {
+        if users.len() < 2 {
+            continue;
+        }
+        let names: Vec<String> = users.iter().map(|i| out[*i].object.to_string()).collect();
+        for i in users {
+            let others: Vec<&str> = names
+                .iter()
+                .filter(|n| **n != out[i].object.to_string())
+                .map(String::as_str)
+                .collect();
+            out[i].result = Err(format!(
+                "{}: {kind} {name:?} is wanted by {} too: one name, one owner; give one of them another name (e.g. its load-balancer-name annotation)",
+                out[i].object,
+                others.join(", ")
+            ));
+        }
+    }
 }
 
 /// The manifests under the LoadBalancerPolicies they contain (see
@@ -262,6 +303,7 @@ pub fn plan_offline_against(
                 profile.cloud
             );
         }
+        refuse_contested_names(&mut out);
         out.extend(refused);
         return Ok(out);
     };
@@ -282,6 +324,7 @@ pub fn plan_offline_against(
         };
         push_group(&mut out, &group.object, result);
     }
+    refuse_contested_names(&mut out);
     for ing in &manifests.ingresses {
         if !sel.selects(ing, &manifests.ingress_classes) {
             let legacy: Vec<&str> = sel.legacy_classes.iter().map(String::as_str).collect();

@@ -16,6 +16,11 @@ pub const RESERVED_TAG_PREFIXES: [&str; 5] = [
     "aws:",
 ];
 
+/// AWS's 50 tags per resource, less berth's four ownership tags and its two marks.
+pub const MAX_USER_TAGS: usize = 44;
+/// AWS's default quota of certificates per listener.
+pub const MAX_CERTIFICATES: usize = 25;
+
 /// Builds errors that name the object, the annotation (and where it sits) and the value.
 pub struct Ctx<'a> {
     pub object: &'a ObjectRef,
@@ -148,6 +153,9 @@ impl<'a> Ctx<'a> {
             }
             tags.insert(k, val);
         }
+        if tags.len() > MAX_USER_TAGS {
+            return Err(self.err(key, v, format!("at most {MAX_USER_TAGS} tags ({} given): AWS allows 50 per resource, and berth's ownership tags and mark take the rest", tags.len())));
+        }
         Ok(tags)
     }
 
@@ -201,6 +209,9 @@ impl<'a> Ctx<'a> {
                 c,
                 "expected ACM or IAM certificate ARNs (arn:aws:acm:…), separated by commas",
             ));
+        }
+        if certs.len() > MAX_CERTIFICATES {
+            return Err(self.err(key, v, format!("at most {MAX_CERTIFICATES} certificates ({} given): AWS's default quota per listener", certs.len())));
         }
         Ok(certs)
     }

@@ -347,15 +347,18 @@ where
             (code, message, retryable)
         }
         SdkError::TimeoutError(_) => (None, format!("timed out: {}", DisplayErrorContext(e)), true),
+        // A connection closed before the request completed is what the connector calls
+        // transient (`Other(Some(TransientError))`): worth another attempt, like I/O errors.
         SdkError::DispatchFailure(d) => (
             None,
             DisplayErrorContext(e).to_string(),
-            d.is_timeout() || d.is_io(),
+            d.is_timeout()
+                || d.is_io()
+                || d.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError),
         ),
-        SdkError::ResponseError(r) => {
-            let status = r.raw().status().as_u16();
-            (None, DisplayErrorContext(e).to_string(), status >= 500)
-        }
+        // A response that could not be read (a body cut short) is a transport fault, whatever
+        // its status line said; the retry limit still ends a persistent one.
+        SdkError::ResponseError(_) => (None, DisplayErrorContext(e).to_string(), true),
         _ => (None, DisplayErrorContext(e).to_string(), false),
     };
     let error = if is_quota(code.as_deref(), retryable) {

@@ -9,7 +9,7 @@ use crate::plan::{Change, ObservedResource, Resource};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) fn str_of<'a>(p: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     p.get(key).and_then(Value::as_str)
@@ -70,6 +70,23 @@ pub(crate) fn pairs_delta(
     key: &str,
 ) -> Vec<(String, String)> {
     pairs_to_set(&pairs(Some(desired), key), &pairs(current, key))
+}
+
+/// The keys `current` has and `desired` no longer lists.
+pub(crate) fn keys_gone(
+    desired: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
+    key: &str,
+) -> Vec<String> {
+    let want: BTreeSet<String> = pairs(Some(desired), key)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    pairs(current, key)
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| !want.contains(k))
+        .collect()
 }
 
 /// Key-value pairs -> one SDK value each (tags, attributes).
@@ -183,15 +200,24 @@ impl AwsProvider {
         current: Option<&Map<String, Value>>,
     ) -> Result<()> {
         let add = pairs_delta(p, current, "Tags");
-        if add.is_empty() {
-            return Ok(());
+        if !add.is_empty() {
+            let req = self
+                .elb
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(sdk_tags(&add)));
+            self.call(ops::ADD_TAGS, || req.clone().send()).await?;
         }
-        let req = self
-            .elb
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(sdk_tags(&add)));
-        self.call(ops::ADD_TAGS, || req.clone().send()).await?;
+        // `current` holds only berth's tags: one it no longer wants goes.
+        let remove = keys_gone(p, current, "Tags");
+        if !remove.is_empty() {
+            let req = self
+                .elb
+                .remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(remove));
+            self.call(ops::REMOVE_TAGS, || req.clone().send()).await?;
+        }
         Ok(())
     }
 

@@ -95,6 +95,8 @@ ops! {
     CREATE_LOAD_BALANCER = Elbv2 "CreateLoadBalancer" CreateTagged;
     CREATE_TARGET_GROUP = Elbv2 "CreateTargetGroup" CreateTagged;
     ADD_TAGS = Elbv2 "AddTags" Tagging;
+    // Only tags berth added (named by its berth.dev/tags mark), on resources tagged for the cluster.
+    REMOVE_TAGS = Elbv2 "RemoveTags" OwnedResource;
     MODIFY_LOAD_BALANCER_ATTRIBUTES = Elbv2 "ModifyLoadBalancerAttributes" OwnedResource;
     SET_SUBNETS = Elbv2 "SetSubnets" OwnedResource;
     SET_IP_ADDRESS_TYPE = Elbv2 "SetIpAddressType" OwnedResource;
@@ -120,6 +122,7 @@ ops! {
     // cluster tag conditions the create; changed and deleted only while it carries that tag.
     CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" CreateTagged;
     CREATE_TAGS = Ec2 "CreateTags" Tagging;
+    DELETE_TAGS = Ec2 "DeleteTags" OwnedResource;
     AUTHORIZE_SECURITY_GROUP_INGRESS = Ec2 "AuthorizeSecurityGroupIngress" OwnedResource;
     REVOKE_SECURITY_GROUP_INGRESS = Ec2 "RevokeSecurityGroupIngress" OwnedResource;
     DELETE_SECURITY_GROUP = Ec2 "DeleteSecurityGroup" OwnedResource;
@@ -192,7 +195,7 @@ pub fn iam_policy(cluster: &str) -> Value {
         // Listeners and rules carry berth's ownership tags (set at creation, or added to the
         // untagged ones an earlier berth made); like the listener calls, ELBv2 offers no tag
         // condition that would let berth tag its new listeners, so this is scoped by type.
-        json!({"Sid": "TagListenersAndRules", "Effect": "Allow", "Action": [ADD_TAGS.iam_action()],
+        json!({"Sid": "TagListenersAndRules", "Effect": "Allow", "Action": [ADD_TAGS.iam_action(), REMOVE_TAGS.iam_action()],
                "Resource": LISTENER_AND_RULE_ARNS}),
     ];
     json!({"Version": "2012-10-17", "Statement": statements})

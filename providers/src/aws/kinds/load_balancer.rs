@@ -47,7 +47,10 @@ pub fn lb_resource(
     if let Some(a) = attributes {
         m.insert("LoadBalancerAttributes".into(), pairs_value(a));
     }
-    m.insert("Tags".into(), tags_value(tags));
+    m.insert(
+        "Tags".into(),
+        tags_value(&crate::aws::tags::berth_tags(tags)),
+    );
     Resource {
         kind: KIND_LB.into(),
         name,

@@ -37,7 +37,7 @@ pub(crate) use load_balancer::*;
 pub(crate) use target_group::*;
 
 use super::{KIND_LB, KIND_LISTENER, KIND_RULE, KIND_SG, KIND_SG_INGRESS, KIND_TG};
-use crate::engine::{KindSpec, Kinds};
+use crate::engine::{Compare, KindSpec, Kinds};
 use std::sync::LazyLock;
 
 /// A target group's health check: one ModifyTargetGroup changes all of it.
@@ -60,17 +60,20 @@ pub const HEALTH_CHECK: [&str; 9] = [
 pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
     let mut tg = HEALTH_CHECK.to_vec();
     tg.extend(["TargetGroupAttributes", "Tags", "Targets"]);
+    // Tags: observe reports only berth's (see `tags::berth_tags`), so they compare exactly and a
+    // tag the annotation no longer lists is removed.
+    let tagged = |k: KindSpec| k.compare("Tags", Compare::Multiset);
     Kinds::new(vec![
-        KindSpec::new(KIND_SG).mutable(&["SecurityGroupIngress", "Tags"]),
-        KindSpec::new(KIND_LB).mutable(&[
+        tagged(KindSpec::new(KIND_SG).mutable(&["SecurityGroupIngress", "Tags"])),
+        tagged(KindSpec::new(KIND_LB).mutable(&[
             "LoadBalancerAttributes",
             "Tags",
             "Subnets",
             "IpAddressType",
             "SecurityGroups",
-        ]),
-        KindSpec::new(KIND_TG).mutable(&tg),
-        KindSpec::new(KIND_LISTENER).parent(KIND_LB).mutable(&[
+        ])),
+        tagged(KindSpec::new(KIND_TG).mutable(&tg)),
+        tagged(KindSpec::new(KIND_LISTENER).parent(KIND_LB).mutable(&[
             "Port",
             "Protocol",
             "Certificates",
@@ -78,13 +81,13 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
             "AlpnPolicy",
             "DefaultActions",
             "Tags",
-        ]),
-        KindSpec::new(KIND_RULE).parent(KIND_LISTENER).mutable(&[
+        ])),
+        tagged(KindSpec::new(KIND_RULE).parent(KIND_LISTENER).mutable(&[
             "Priority",
             "Conditions",
             "Actions",
             "Tags",
-        ]),
+        ])),
         // A rule in a security group that is not berth's: only berth's own rules are observed.
         KindSpec::new(KIND_SG_INGRESS).mutable(&["Description"]),
     ])

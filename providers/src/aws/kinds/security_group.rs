@@ -74,6 +74,24 @@ pub fn ingress_rule(protocol: &str, port: u16, source: &str) -> Value {
     Value::Object(m)
 }
 
+/// AWS's default quota of inbound rules per security group, counted per address family.
+pub const MAX_INBOUND_RULES: usize = 60;
+
+/// The managed group's rules (one per listener port, protocol and source) within AWS's quota.
+pub fn check_rule_quota(object: &ObjectRef, rules: &[Value]) -> Result<()> {
+    let v6 = rules.iter().filter(|r| r.get("CidrIpv6").is_some()).count();
+    let v4 = rules.len() - v6;
+    if v4.max(v6) <= MAX_INBOUND_RULES {
+        return Ok(());
+    }
+    Err(Error::InvalidField {
+        object: object.clone(),
+        field: "spec.loadBalancerSourceRanges".into(),
+        value: format!("{} rules ({v4} IPv4, {v6} IPv6)", rules.len()),
+        expected: format!("at most {MAX_INBOUND_RULES} per address family in the load balancer's security group (one per listener port, protocol and source range or prefix list): fewer or wider ranges, fewer ports, or your own security groups"),
+    })
+}
+
 /// The managed security group of `owner`, with these ingress rules.
 pub fn managed(
     cluster: &str,
@@ -329,7 +347,7 @@ pub fn sg_resource(sg: &SecurityGroup) -> Resource {
     rules.sort_by_key(Value::to_string);
     rules.dedup();
     m.insert("SecurityGroupIngress".into(), Value::Array(rules));
-    m.insert("Tags".into(), tags_value(&sg_tags(sg)));
+    m.insert("Tags".into(), tags_value(&tags::berth_tags(&sg_tags(sg))));
     Resource {
         kind: KIND_SG.into(),
         name,
@@ -420,6 +438,18 @@ impl AwsProvider {
                     .resources(id)
                     .set_tags(Some(ec2_tags(&add)));
                 self.call(ops::CREATE_TAGS, || req.clone().send()).await?;
+            }
+            let remove = keys_gone(p, cur, "Tags");
+            if !remove.is_empty() {
+                let keys = remove
+                    .iter()
+                    .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build());
+                let req = self
+                    .ec2
+                    .delete_tags()
+                    .resources(id)
+                    .set_tags(Some(keys.collect()));
+                self.call(ops::DELETE_TAGS, || req.clone().send()).await?;
             }
         }
         Ok(())

@@ -134,7 +134,10 @@ pub fn tg_resource(
     if let Some(t) = targets {
         m.insert("Targets".into(), targets_value(t));
     }
-    m.insert("Tags".into(), tags_value(tags));
+    m.insert(
+        "Tags".into(),
+        tags_value(&crate::aws::tags::berth_tags(tags)),
+    );
     Resource {
         kind: KIND_TG.into(),
         name,

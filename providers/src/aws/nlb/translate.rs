@@ -10,7 +10,7 @@ use crate::frontend::{Frontend, Protocol, ServicePort, TrafficPolicy};
 use crate::naming::{hash_hex, sanitize};
 use crate::plan::Resource;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The aws-load-balancer-controller's default TLS policy for NLB listeners.
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-2016-08";
@@ -69,7 +69,7 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
             None
         }
         None => {
-            let sg = managed_security_group(fe, a, &listens, facts);
+            let sg = managed_security_group(fe, a, &listens, facts)?;
             lb.insert("SecurityGroups".into(), json!([{"Ref": sg.name}]));
             Some(sg)
         }
@@ -143,12 +143,15 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
 /// and ::/0 when dualstack; nobody but the prefix lists when only those are set) and from each
 /// prefix list. Always created with the NLB: AWS cannot add security groups to an NLB created
 /// without one, so restricting access later must not need a new load balancer.
+/// AWS's quota of listeners per Network Load Balancer.
+const MAX_LISTENERS: usize = 50;
+
 fn managed_security_group(
     fe: &Frontend,
     a: &NlbAnnotations,
     listens: &[Listen<'_>],
     facts: &AwsFacts,
-) -> Resource {
+) -> Result<Resource> {
     let mut sources = fe.source_ranges.clone();
     if sources.is_empty() && a.prefix_lists.is_empty() {
         sources = sg::everyone(sg::dualstack(a.ip_address_type.as_deref()));
@@ -169,13 +172,14 @@ fn managed_security_group(
             );
         }
     }
-    sg::managed(
+    sg::check_rule_quota(&fe.object, &rules)?;
+    Ok(sg::managed(
         &fe.cluster,
         &fe.object,
         facts.vpc_id.as_deref(),
         rules,
         &a.tags,
-    )
+    ))
 }
 
 /// The targets whose security groups the backend rules go to: the EC2 instances of the nodes
@@ -256,6 +260,15 @@ fn listeners<'a>(fe: &'a Frontend, a: &NlbAnnotations) -> Result<Vec<Listen<'a>>
             })
     };
     let mut out: Vec<Listen<'a>> = Vec::new();
+    let distinct: BTreeSet<u16> = fe.ports.iter().map(|p| p.port).collect();
+    if distinct.len() > MAX_LISTENERS {
+        return Err(Error::InvalidField {
+            object: fe.object.clone(),
+            field: "spec.ports".into(),
+            value: format!("{} ports", distinct.len()),
+            expected: format!("at most {MAX_LISTENERS} ports: AWS's quota of listeners per Network Load Balancer (one per port)"),
+        });
+    }
     for p in &fe.ports {
         if p.protocol == Protocol::Sctp {
             return Err(Error::InvalidField {

@@ -585,3 +585,48 @@ fn translate_err(annotations: &[(&str, &str)]) -> String {
         .unwrap_err()
         .to_string()
 }
+
+/// AWS quotas are checked here, not discovered halfway through an apply.
+#[test]
+fn aws_quotas_are_checked_before_any_call() {
+    // Listeners per NLB: one per port.
+    let mut many = fe(&[]);
+    let template = many.ports[0].clone();
+    many.ports = (1..=51)
+        .map(|i| ServicePort {
+            port: 1000 + i,
+            node_port: Some(30000 + i),
+            ..template.clone()
+        })
+        .collect();
+    let e = crate::aws::desired(&many, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("spec.ports") && e.contains("at most 50 ports"),
+        "{e}"
+    );
+
+    // Inbound rules of the managed security group: ports x sources, per address family.
+    let mut wide = fe(&[]);
+    wide.source_ranges = (0..61).map(|i| format!("10.{i}.0.0/16")).collect();
+    let e = crate::aws::desired(&wide, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("spec.loadBalancerSourceRanges") && e.contains("at most 60 per address family"),
+        "{e}"
+    );
+    wide.source_ranges.truncate(60);
+    assert!(crate::aws::desired(&wide, &Default::default()).is_ok());
+
+    // Tags and certificates, in the annotations.
+    let tags: Vec<String> = (0..45).map(|i| format!("k{i}=v")).collect();
+    let e = translate_err(&[(ann::TAGS, &tags.join(","))]);
+    assert!(e.contains("at most 44 tags (45 given)"), "{e}");
+    let certs: Vec<String> = (0..26)
+        .map(|i| format!("arn:aws:acm:us-east-1:1:certificate/{i}"))
+        .collect();
+    let e = translate_err(&[(ann::SSL_CERT, &certs.join(","))]);
+    assert!(e.contains("at most 25 certificates (26 given)"), "{e}");
+}
