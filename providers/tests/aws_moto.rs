@@ -1048,3 +1048,39 @@ async fn lb_and_tg_tags(
     let lb = all.into_iter().find(|(a, _)| a == lb_arn).expect("lb").1;
     (lb, tgs)
 }
+
+/// A load balancer with deletion protection on is found before anything is deleted: the
+/// deletion is refused whole (no listener or target group goes first), and goes through once
+/// the protection is off.
+#[tokio::test]
+async fn deletion_protection_refuses_the_deletion_before_anything_goes() {
+    let w = World::new("protect").await;
+    let mut fe = w.service("web", &["i-0fff000000000001"]);
+    annotate(
+        &mut fe,
+        ann::LB_ATTRIBUTES,
+        "deletion_protection.enabled=true",
+    );
+    w.reconcile(&fe).await.expect("create");
+    let before = w.tagged().await.len();
+    w.calls.reset();
+    let e = w.delete(&fe).await.expect_err("protected");
+    assert_eq!(e.reason(), "CloudSetupMissing");
+    assert!(e.to_string().contains("deletion protection on"), "{e}");
+    assert_eq!(
+        w.calls.mutating(),
+        0,
+        "nothing half-deleted: {:?}",
+        w.calls.by_operation()
+    );
+    assert_eq!(w.tagged().await.len(), before);
+
+    annotate(
+        &mut fe,
+        ann::LB_ATTRIBUTES,
+        "deletion_protection.enabled=false",
+    );
+    w.reconcile(&fe).await.expect("protection off");
+    w.delete(&fe).await.expect("deleted");
+    assert!(w.tagged().await.is_empty(), "{:?}", w.tagged().await);
+}

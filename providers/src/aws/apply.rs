@@ -30,6 +30,7 @@ impl AwsProvider {
     /// group the deleted load balancer has not released yet).
     pub async fn apply_plan(&self, plan: &Plan, observed: &Observed) -> Result<ApplyOutcome> {
         engine::apply::gate(plan, observed)?;
+        self.refuse_protected_deletes(plan).await?;
         let mut deleted: BTreeSet<String> = BTreeSet::new();
         let is_rule = |c: &&Change, a: Action| c.kind == KIND_RULE && c.action == a;
         let listeners_going: BTreeSet<&str> = plan
@@ -63,6 +64,32 @@ impl AwsProvider {
             address,
             pending: applied.pending,
         })
+    }
+}
+
+impl AwsProvider {
+    /// A load balancer with deletion protection on cannot be deleted: found before anything
+    /// else of the plan is (one DescribeLoadBalancerAttributes per load balancer to delete), so
+    /// nothing is left half-deleted (an NLB without listeners, a Service stuck terminating).
+    async fn refuse_protected_deletes(&self, plan: &Plan) -> Result<()> {
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| c.kind == KIND_LB && c.action == Action::Delete)
+        {
+            let Some(id) = c.id.as_deref() else { continue };
+            let attrs = self.lb_attributes(id).await?;
+            if attrs
+                .iter()
+                .any(|(k, v)| k == "deletion_protection.enabled" && v == "true")
+            {
+                return Err(Error::CloudSetup(format!(
+                    "load balancer {} ({id}) has deletion protection on, so berth deleted nothing of it: turn it off (attribute deletion_protection.enabled=false, in the annotation or the console) and berth deletes it at the next try",
+                    c.name
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

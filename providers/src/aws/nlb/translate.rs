@@ -273,7 +273,7 @@ fn listeners<'a>(fe: &'a Frontend, a: &NlbAnnotations) -> Result<Vec<Listen<'a>>
         if p.protocol == Protocol::Sctp {
             return Err(Error::InvalidField {
                 object: fe.object.clone(),
-                field: format!("spec.ports[{}].protocol", p.port),
+                field: format!("spec.ports[{}/{}].protocol", p.port, p.protocol.as_str()),
                 value: "SCTP".into(),
                 expected: "a Network Load Balancer serves TCP and UDP".into(),
             });
@@ -283,7 +283,7 @@ fn listeners<'a>(fe: &'a Frontend, a: &NlbAnnotations) -> Result<Vec<Listen<'a>>
             if prev.port.node_port != p.node_port && a.target_type == TargetType::Instance {
                 return Err(Error::InvalidField {
                     object: fe.object.clone(),
-                    field: format!("spec.ports[{}].nodePort", p.port),
+                    field: format!("spec.ports[{}/{}].nodePort", p.port, p.protocol.as_str()),
                     value: format!("{:?} and {:?}", prev.port.node_port, p.node_port),
                     expected: "TCP and UDP on the same port are served as TCP_UDP and need the same nodePort".into(),
                 });
@@ -337,7 +337,7 @@ fn target_group(
         TargetType::Instance => {
             let node_port = p.node_port.ok_or_else(|| Error::InvalidField {
                 object: fe.object.clone(),
-                field: format!("spec.ports[{}].nodePort", p.port),
+                field: format!("spec.ports[{}/{}].nodePort", p.port, p.protocol.as_str()),
                 value: "unset".into(),
                 expected: "instance targets need a NodePort: set spec.allocateLoadBalancerNodePorts to true, or use the annotation aws-load-balancer-nlb-target-type: ip".into(),
             })?;

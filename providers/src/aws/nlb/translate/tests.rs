@@ -336,7 +336,7 @@ fn sctp_and_missing_node_port_are_field_errors() {
     assert!(crate::aws::desired(&f, &AwsFacts::default())
         .unwrap_err()
         .to_string()
-        .contains("spec.ports[80].protocol"));
+        .contains("spec.ports[80/SCTP].protocol"));
     let mut f = fe(&[]);
     f.ports[0].node_port = None;
     let err = crate::aws::desired(&f, &AwsFacts::default())
