@@ -44,6 +44,14 @@ impl Call<'_> {
         }
     }
 
+    fn request_id(&self) -> Option<&str> {
+        let mutation = self.route.response.as_deref() == Some("Operation");
+        self.query
+            .get("requestId")
+            .filter(|_| mutation)
+            .map(String::as_str)
+    }
+
     fn item(&self) -> ApiResult<String> {
         item_key(self.api, self.route, &self.params).ok_or_else(|| self.unsupported())
     }
@@ -69,6 +77,14 @@ impl Call<'_> {
 pub fn dispatch(st: &mut State, call: &Call) -> ApiResult {
     if call.route.resource.ends_with("Operations") {
         return operations(st, call);
+    }
+    // A retried mutation with the same requestId gets the first one's operation, as the real
+    // API does (clients resend the requestId when they retry).
+    if let Some(op) = call
+        .request_id()
+        .and_then(|id| st.operation_for_request(id))
+    {
+        return Ok(op);
     }
     let method = call.route.method.as_str();
     match method {
@@ -144,7 +160,11 @@ fn mutate(
         st.members = members;
     }
     let (project, scope) = (call.project().to_string(), call.scope());
-    Ok(st.start_operation(&project, &scope, operation_type, target, target_id, fault))
+    let op = st.start_operation(&project, &scope, operation_type, target, target_id, fault);
+    if let Some(id) = call.request_id() {
+        st.remember_request(id, &op);
+    }
+    Ok(op)
 }
 
 fn check_references(call: &Call, st: &State, value: &Value, own: &str) -> ApiResult<()> {

@@ -57,6 +57,8 @@ pub struct State {
     op_faults: Vec<(String, OpFault)>,
     pub log: Vec<Request>,
     pub violations: Vec<String>,
+    /// Operation keys by the `requestId` that started them.
+    request_ids: BTreeMap<String, String>,
     counter: u64,
 }
 
@@ -188,6 +190,19 @@ impl State {
             }
         }
         Ok(op.value.clone())
+    }
+
+    pub fn remember_request(&mut self, request_id: &str, op: &Value) {
+        let link = op["selfLink"].as_str().unwrap_or_default();
+        let key = link.strip_prefix(SELF_LINK_BASE).unwrap_or(link);
+        self.request_ids
+            .insert(request_id.to_string(), key.to_string());
+    }
+
+    /// The current state of the operation a request id started, without polling it.
+    pub fn operation_for_request(&self, request_id: &str) -> Option<Value> {
+        let key = self.request_ids.get(request_id)?;
+        Some(self.operations.get(key)?.value.clone())
     }
 
     pub fn delete_operation(&mut self, key: &str) -> ApiResult<()> {

@@ -93,19 +93,14 @@ async fn duplicates_missing_references_and_missing_resources() {
     let g = format!("{P}/global");
     c.ok("POST", &format!("{g}/healthChecks"), health_check("hc"))
         .await;
-    let reply = c
-        .call(
-            "POST",
-            &format!("{g}/healthChecks"),
-            Some(health_check("hc")),
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.reason()),
-        (409, "alreadyExists"),
-        "{}",
-        reply.body
-    );
+    c.expect(
+        "POST",
+        &format!("{g}/healthChecks"),
+        Some(health_check("hc")),
+        409,
+        "alreadyExists",
+    )
+    .await;
     // The same name in another scope is another resource.
     c.ok(
         "POST",
@@ -151,13 +146,9 @@ async fn duplicates_missing_references_and_missing_resources() {
         ),
     ];
     for (path, body, field) in cases {
-        let reply = c.call("POST", &path, Some(body.clone())).await;
-        assert_eq!(
-            (reply.status, reply.reason()),
-            (404, "notFound"),
-            "{body}: {}",
-            reply.body
-        );
+        let reply = c
+            .expect("POST", &path, Some(body.clone()), 404, "notFound")
+            .await;
         assert!(reply.message().contains(field), "{field}: {}", reply.body);
     }
     for (method, path) in [
@@ -166,12 +157,8 @@ async fn duplicates_missing_references_and_missing_resources() {
         ("PATCH", "urlMaps/x"),
     ] {
         let body = (method == "PATCH").then(|| json!({}));
-        let reply = c.call(method, &format!("{g}/{path}"), body).await;
-        assert_eq!(
-            (reply.status, reply.reason()),
-            (404, "notFound"),
-            "{method} {path}"
-        );
+        c.expect(method, &format!("{g}/{path}"), body, 404, "notFound")
+            .await;
     }
     // A regional backend service may use the regional health check of the same name.
     let rbs = json!({"name": "rbs", "protocol": "TCP", "loadBalancingScheme": "EXTERNAL",
@@ -235,26 +222,24 @@ async fn fingerprints_change_and_stale_ones_are_412() {
         second["fingerprint"], first["fingerprint"],
         "a change makes a new fingerprint"
     );
-    let reply = c
-        .call("PATCH", &format!("{g}/backendServices/bs"), Some(patch))
-        .await;
-    assert_eq!(
-        (reply.status, reply.reason()),
-        (412, "conditionNotMet"),
-        "{}",
-        reply.body
-    );
+    c.expect(
+        "PATCH",
+        &format!("{g}/backendServices/bs"),
+        Some(patch),
+        412,
+        "conditionNotMet",
+    )
+    .await;
     let mut stale = first.clone();
     stale["timeoutSec"] = json!(50);
-    let reply = c
-        .call("PUT", &format!("{g}/backendServices/bs"), Some(stale))
-        .await;
-    assert_eq!(
-        (reply.status, reply.reason()),
-        (412, "conditionNotMet"),
-        "update: {}",
-        reply.body
-    );
+    c.expect(
+        "PUT",
+        &format!("{g}/backendServices/bs"),
+        Some(stale),
+        412,
+        "conditionNotMet",
+    )
+    .await;
     // update replaces: what the body leaves out is gone.
     let fresh = json!({"name": "bs", "healthChecks": ["global/healthChecks/hc"], "fingerprint": second["fingerprint"]});
     c.ok("PUT", &format!("{g}/backendServices/bs"), fresh).await;

@@ -106,13 +106,9 @@ async fn bad_bodies_are_400_naming_the_field() {
         ),
     ];
     for (method, path, body, field) in cases {
-        let reply = c.call(method, &path, Some(body.clone())).await;
-        assert_eq!(
-            (reply.status, reply.reason()),
-            (400, "invalid"),
-            "{body}: {}",
-            reply.body
-        );
+        let reply = c
+            .expect(method, &path, Some(body.clone()), 400, "invalid")
+            .await;
         assert!(
             reply.message().contains(&format!("'{field}'")),
             "want {field}: {}",
@@ -156,21 +152,10 @@ async fn names_and_missing_bodies() {
     let c = start().await;
     let hc = format!("{P}/global/healthChecks");
     for name in ["", "A", "1a", "a_b", "a-", &"a".repeat(64)] {
-        let reply = c.call("POST", &hc, Some(health_check(name))).await;
-        assert_eq!(
-            (reply.status, reply.reason()),
-            (400, "invalid"),
-            "{name:?}: {}",
-            reply.body
-        );
+        c.expect("POST", &hc, Some(health_check(name)), 400, "invalid")
+            .await;
     }
-    let reply = c.call("POST", &hc, None).await;
-    assert_eq!(
-        (reply.status, reply.reason()),
-        (400, "required"),
-        "{}",
-        reply.body
-    );
+    c.expect("POST", &hc, None, 400, "required").await;
     let reply = c
         .call(
             "POST",

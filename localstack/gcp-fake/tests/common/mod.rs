@@ -84,6 +84,25 @@ impl Client {
         }
     }
 
+    /// A call that must fail with this status and reason.
+    pub async fn expect(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+        reason: &str,
+    ) -> Reply {
+        let reply = self.call(method, path, body).await;
+        assert_eq!(
+            (reply.status, reply.reason()),
+            (status, reason),
+            "{method} {path}: {}",
+            reply.body
+        );
+        reply
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.call("GET", path, None).await
     }
