@@ -73,7 +73,7 @@ pub fn reference(api: &Api, s: &str, project: &str) -> Option<String> {
 }
 
 /// Every reference to a stored collection in `value`, with its field path; a resource's own
-/// `selfLink` and an address's `users` are not references.
+/// `selfLink`, an address's `users` and free text (`description`) are not references.
 pub fn references(api: &Api, value: &Value, project: &str) -> Vec<(String, String)> {
     fn walk(api: &Api, v: &Value, project: &str, path: String, out: &mut Vec<(String, String)>) {
         match v {
@@ -86,7 +86,7 @@ pub fn references(api: &Api, value: &Value, project: &str) -> Vec<(String, Strin
             Value::Object(fields) => {
                 let fields = fields
                     .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "selfLink" | "users"));
+                    .filter(|(k, _)| !matches!(k.as_str(), "selfLink" | "users" | "description"));
                 for (k, item) in fields {
                     walk(api, item, project, format!("{path}.{k}"), out);
                 }

@@ -107,7 +107,7 @@ fn serve(
                 format!("Required field 'resource' ({schema}) not specified"),
             ))
         }
-        (None, Some(b)) if b.as_object().is_none_or(|o| !o.is_empty()) => {
+        (None, Some(b)) if !b.is_null() && b.as_object().is_none_or(|o| !o.is_empty()) => {
             return Err(ApiError::invalid(format!(
                 "{}.{} takes no request body",
                 route.resource, route.method

@@ -101,6 +101,17 @@ async fn duplicates_missing_references_and_missing_resources() {
         "alreadyExists",
     )
     .await;
+    // Free text is not a reference, even when it looks like one.
+    let described = json!({"name": "described", "description": "global/healthChecks/nope",
+        "healthChecks": ["global/healthChecks/hc"]});
+    c.ok("POST", &format!("{g}/backendServices"), described)
+        .await;
+    c.ok(
+        "DELETE",
+        &format!("{g}/backendServices/described"),
+        Value::Null,
+    )
+    .await;
     // The same name in another scope is another resource.
     c.ok(
         "POST",
