@@ -116,6 +116,16 @@ impl Fake {
         self.state().log.clear();
     }
 
+    /// Every stored resource as (key, body), the key being its path below `compute/v1/`
+    /// (`projects/p/global/healthChecks/hc`), in key order: for asserting what is left.
+    pub fn resources(&self) -> Vec<(String, serde_json::Value)> {
+        let st = self.state();
+        st.resources
+            .iter()
+            .map(|(k, s)| (k.clone(), s.value.clone()))
+            .collect()
+    }
+
     /// Responses the fake built that broke their schema (each was sent as a 500): a bug in the
     /// fake. Tests assert this is empty.
     pub fn schema_violations(&self) -> Vec<String> {

@@ -42,6 +42,16 @@ async fn http_load_balancer_chain_created_and_deleted_in_order() {
     assert_eq!(got["IPAddress"], ip, "an address URL becomes its IP: {got}");
     let address = c.get(&format!("{g}/addresses/ip")).await.body;
     assert_eq!(address["status"], "IN_USE");
+    let keys: Vec<String> = c.fake.resources().into_iter().map(|(k, _)| k).collect();
+    let want = [
+        "addresses/ip",
+        "backendServices/bs",
+        "forwardingRules/fr",
+        "healthChecks/hc",
+        "targetHttpProxies/tp",
+        "urlMaps/um",
+    ];
+    assert_eq!(keys, want.map(|k| format!("{g}/{k}")));
     assert_eq!(address["users"][0], format!("{WWW}/{g}/forwardingRules/fr"));
 
     for (path, user) in [
@@ -84,6 +94,7 @@ async fn http_load_balancer_chain_created_and_deleted_in_order() {
             "{path} is gone"
         );
     }
+    assert_eq!(c.fake.resources(), []);
     c.assert_no_violations();
 }
 
