@@ -94,11 +94,22 @@ pub fn object_ref(svc: &Service) -> ObjectRef {
     )
 }
 
-/// Nodes that may receive load-balancer traffic.
+/// Taints of nodes on their way out (the cluster autoscaler's, Karpenter's): they leave the
+/// load balancer first, so their connections drain before the node goes.
+pub const LEAVING_TAINTS: [&str; 2] = ["ToBeDeletedByClusterAutoscaler", "karpenter.sh/disrupted"];
+
+/// Nodes that may receive load-balancer traffic: not being deleted, not leaving (a removal
+/// taint), not excluded by the label.
 pub fn eligible_nodes(nodes: &[KubeNode]) -> Vec<Node> {
     let mut out: Vec<Node> = nodes
         .iter()
         .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter(|n| {
+            !n.spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .is_some_and(|t| t.iter().any(|t| LEAVING_TAINTS.contains(&t.key.as_str())))
+        })
         .filter(|n| {
             !n.metadata
                 .labels

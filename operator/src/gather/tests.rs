@@ -384,3 +384,22 @@ fn a_named_target_port_the_pods_do_not_declare_is_refused() {
     // No pods yet: not an error (they may come).
     assert!(frontend(&s, Some(&[]), &[], "c1").is_ok());
 }
+
+/// Nodes on their way out leave the targets first, so their connections drain.
+#[test]
+fn leaving_nodes_are_not_targets() {
+    let nodes: Vec<KubeNode> = serde_json::from_value(json!([
+        {"metadata": {"name": "stays"}, "spec": {"providerID": "aws:///us-east-1a/i-1"}},
+        {"metadata": {"name": "scaled-down"}, "spec": {"providerID": "aws:///us-east-1a/i-2",
+            "taints": [{"key": "ToBeDeletedByClusterAutoscaler", "value": "1700000000", "effect": "NoSchedule"}]}},
+        {"metadata": {"name": "disrupted"}, "spec": {"providerID": "aws:///us-east-1a/i-3",
+            "taints": [{"key": "karpenter.sh/disrupted", "effect": "NoSchedule"}]}},
+        {"metadata": {"name": "tainted-otherwise"}, "spec": {"providerID": "aws:///us-east-1a/i-4",
+            "taints": [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"}]}},
+        {"metadata": {"name": "deleting", "deletionTimestamp": "2024-01-01T00:00:00Z", "finalizers": ["x"]},
+            "spec": {"providerID": "aws:///us-east-1a/i-5"}}
+    ]))
+    .unwrap();
+    let names: Vec<String> = eligible_nodes(&nodes).into_iter().map(|n| n.name).collect();
+    assert_eq!(names, ["stays", "tainted-otherwise"]);
+}
