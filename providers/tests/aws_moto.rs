@@ -1084,3 +1084,84 @@ async fn deletion_protection_refuses_the_deletion_before_anything_goes() {
     w.delete(&fe).await.expect("deleted");
     assert!(w.tagged().await.is_empty(), "{:?}", w.tagged().await);
 }
+
+/// Removing an attribute annotation reverts its effect: the attribute goes back to AWS's
+/// default (berth remembers what it set, in berth.dev/attributes), and then nothing changes.
+#[tokio::test]
+async fn removed_attributes_go_back_to_their_defaults() {
+    let w = World::new("attrs").await;
+    let mut fe = w.service("web", &["i-0aaa000000000001"]);
+    annotate(
+        &mut fe,
+        ann::TG_ATTRIBUTES,
+        "deregistration_delay.timeout_seconds=30",
+    );
+    annotate(
+        &mut fe,
+        ann::LB_ATTRIBUTES,
+        "load_balancing.cross_zone.enabled=true",
+    );
+    w.reconcile(&fe).await.expect("create");
+    assert_eq!(attr(&w, true).await.as_deref(), Some("30"));
+    assert_eq!(attr(&w, false).await.as_deref(), Some("true"));
+
+    fe.annotations
+        .remove(&format!("{}{}", ann::PREFIXES[0], ann::TG_ATTRIBUTES));
+    fe.annotations
+        .remove(&format!("{}{}", ann::PREFIXES[0], ann::LB_ATTRIBUTES));
+    let (plan, _) = w.reconcile(&fe).await.expect("annotations removed");
+    // The load balancer and both target groups (one per port): attributes and the mark.
+    assert_eq!(
+        summary(&plan),
+        [
+            "Update LoadBalancer",
+            "Update TargetGroup",
+            "Update TargetGroup"
+        ],
+        "{plan:#?}"
+    );
+    assert_eq!(attr(&w, true).await.as_deref(), Some("300"));
+    assert_eq!(attr(&w, false).await.as_deref(), Some("false"));
+    let (plan, _) = w.reconcile(&fe).await.expect("converged");
+    assert!(plan.is_empty(), "{plan:#?}");
+}
+
+/// The test's target-group (`tg`) or load-balancer attribute value, from moto.
+async fn attr(w: &World, tg: bool) -> Option<String> {
+    let lb = w
+        .tagged()
+        .await
+        .into_iter()
+        .find(|(a, _)| a.contains(":loadbalancer/"))
+        .expect("lb")
+        .0;
+    if tg {
+        let arn = w.target_groups_of(&lb).await[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string();
+        let out = w
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        out.attributes()
+            .iter()
+            .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a.value().map(String::from))
+    } else {
+        let out = w
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(lb)
+            .send()
+            .await
+            .unwrap();
+        out.attributes()
+            .iter()
+            .find(|a| a.key() == Some("load_balancing.cross_zone.enabled"))
+            .and_then(|a| a.value().map(String::from))
+    }
+}

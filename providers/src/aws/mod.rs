@@ -4,6 +4,7 @@
 pub mod alb;
 pub mod annotation_values;
 pub mod apply;
+pub mod attributes;
 pub mod client;
 pub mod convert;
 pub mod discover;
@@ -43,6 +44,7 @@ pub fn desired(frontend: &Frontend, facts: &translate::AwsFacts) -> Result<Vec<R
 pub fn plan(desired: &[Resource], observed: &Observed) -> Result<Plan> {
     let desired =
         security_group::for_existing_nlbs(desired, observed).map_err(|e| named(e, desired))?;
+    let desired = attributes::revert(&desired, observed);
     crate::engine::diff::diff(&desired, observed, &kinds::KINDS).map_err(|e| named(e, &desired))
 }
 

@@ -36,18 +36,36 @@ fn with_extra(mut tags: Vec<Value>, extra: &BTreeMap<String, String>) -> Value {
     Value::Array(tags)
 }
 
+/// Adds one of berth's own tags to a desired `Tags` list (keeping its mark current).
+pub fn add_extra(tags: &mut Value, key: &str, value: &str) {
+    let Value::Array(items) = tags else { return };
+    items.retain(|t| t.get("Key").and_then(Value::as_str) != Some(TAGS_MARK));
+    items.push(json!({"Key": key, "Value": value}));
+    let mut marks: Vec<String> = items
+        .iter()
+        .filter_map(|t| t.get("Key").and_then(Value::as_str))
+        .filter(|k| !OWNERSHIP.contains(k))
+        .map(key_mark)
+        .collect();
+    marks.sort();
+    marks.dedup();
+    items.push(json!({"Key": TAGS_MARK, "Value": marks.join(",")}));
+}
+
+/// The ownership tag keys (never in the mark: always berth's).
+const OWNERSHIP: [&str; 6] = [
+    CLUSTER,
+    STACK,
+    RESOURCE,
+    INGRESS_STACK,
+    INGRESS_RESOURCE,
+    MANAGED_BY,
+];
+
 /// Of a resource's tags, those that are berth's: its ownership tags, the mark, and what the
 /// mark names. (Tags of a resource from before the mark read as someone else's: berth adds
 /// them again, with the mark, at the next update — one AddTags.)
 pub fn berth_tags(t: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    const OWNERSHIP: [&str; 6] = [
-        CLUSTER,
-        STACK,
-        RESOURCE,
-        INGRESS_STACK,
-        INGRESS_RESOURCE,
-        MANAGED_BY,
-    ];
     let marked: Vec<&str> = t
         .get(TAGS_MARK)
         .map(|v| v.split(',').collect())

@@ -19,6 +19,7 @@ pub fn plan(
     desired: &[crate::plan::Resource],
     observed: &crate::plan::Observed,
 ) -> crate::error::Result<crate::plan::Plan> {
-    crate::engine::diff::diff(desired, observed, &crate::aws::kinds::KINDS)
-        .map_err(|e| crate::aws::named(e, desired))
+    let desired = crate::aws::attributes::revert(desired, observed);
+    crate::engine::diff::diff(&desired, observed, &crate::aws::kinds::KINDS)
+        .map_err(|e| crate::aws::named(e, &desired))
 }

@@ -226,6 +226,7 @@ pub fn translate(group: &IngressGroup, facts: &AwsFacts) -> GroupDesired {
     let (mut out, acc) = translate_acc(group, facts);
     if acc.accepted > 0 {
         out.resources = finish(group, acc, facts);
+        crate::aws::attributes::mark(&mut out.resources);
     }
     out
 }

@@ -135,6 +135,7 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
     out.extend(lis);
     out.extend(managed_sg);
     out.extend(backend_rules);
+    crate::aws::attributes::mark(&mut out);
     Ok(out)
 }
 
