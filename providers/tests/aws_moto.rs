@@ -353,6 +353,8 @@ async fn updates_in_place_touch_only_what_changed() {
             "HealthCheckIntervalSeconds",
             "HealthCheckPath",
             "HealthCheckProtocol",
+            // berth.dev/attributes now names the attributes berth set.
+            "Tags",
             "TargetGroupAttributes",
             "Targets"
         ]

@@ -54,9 +54,11 @@ pub fn translate(fe: &Frontend, a: &NlbAnnotations, facts: &AwsFacts) -> Result<
     if let Some(s) = subnets(a, facts) {
         lb.insert("Subnets".into(), json!(s));
     }
-    if let Some(t) = &a.ip_address_type {
-        lb.insert("IpAddressType".into(), json!(t));
-    }
+    // Always written (ipv4 unless annotated), so removing the annotation goes back to ipv4.
+    lb.insert(
+        "IpAddressType".into(),
+        json!(a.ip_address_type.as_deref().unwrap_or("ipv4")),
+    );
     if !a.lb_attributes.is_empty() {
         lb.insert(
             "LoadBalancerAttributes".into(),

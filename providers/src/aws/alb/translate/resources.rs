@@ -64,9 +64,12 @@ pub(super) fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Re
     } else if let Some(name) = &managed_sg {
         lb.insert("SecurityGroups".into(), json!([{"Ref": name}]));
     }
-    if let Some(t) = &acc.ip_address_type {
-        lb.insert("IpAddressType".into(), json!(t.value));
-    }
+    // Always written (ipv4 unless annotated), so removing the annotation goes back to ipv4.
+    let ip_type = acc
+        .ip_address_type
+        .as_ref()
+        .map_or("ipv4", |t| t.value.as_str());
+    lb.insert("IpAddressType".into(), json!(ip_type));
     if !acc.lb_attributes.is_empty() {
         lb.insert(
             "LoadBalancerAttributes".into(),

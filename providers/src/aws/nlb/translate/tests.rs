@@ -630,3 +630,14 @@ fn aws_quotas_are_checked_before_any_call() {
     let e = translate_err(&[(ann::SSL_CERT, &certs.join(","))]);
     assert!(e.contains("at most 25 certificates (26 given)"), "{e}");
 }
+
+/// The address type is always written, so removing `ip-address-type` goes back to ipv4.
+#[test]
+fn the_address_type_is_always_written() {
+    let lb = |f: &Frontend| run(f).into_iter().find(|r| r.kind == KIND_LB).unwrap();
+    assert_eq!(lb(&fe(&[])).properties["IpAddressType"], "ipv4");
+    assert_eq!(
+        lb(&fe(&[(ann::IP_ADDRESS_TYPE, "dualstack")])).properties["IpAddressType"],
+        "dualstack"
+    );
+}
