@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// AWS's default quota of rules per Application Load Balancer.
+pub(super) const MAX_RULES: usize = 100;
+
 pub(super) fn add_member(
     acc: &mut Acc,
     group: &IngressGroup,
@@ -216,6 +219,21 @@ pub(super) fn add_member(
             }
         }
         mine.push((conditions, action, key));
+    }
+    // AWS's quota of rules per Application Load Balancer (default rules aside): the member
+    // that would pass it is left out, so the members before it still converge.
+    let adding = mine.len() * s.listen_ports.len();
+    if acc.rules.len() + adding > MAX_RULES {
+        return Err(Error::InvalidField {
+            object: me.clone(),
+            field: "spec.rules".into(),
+            value: format!("{adding} rules"),
+            expected: format!(
+                "room in the Ingress group {}'s load balancer: AWS allows {MAX_RULES} rules per ALB and the members before this one use {}; split the group (group.name) or route fewer paths",
+                display_group(g),
+                acc.rules.len()
+            ),
+        });
     }
     for (_, port) in &s.listen_ports {
         for (conditions, action, key) in &mine {

@@ -621,3 +621,39 @@ fn the_security_group_is_created_first_and_deleted_last() {
     // Applied: the Ref resolves to the group's ID, and nothing changes.
     assert!(super::super::plan(&d, &applied(&d)).unwrap().is_empty());
 }
+
+/// AWS's 100 rules per ALB: the member that would pass the quota is left out with the reason,
+/// and the members before it still converge.
+#[test]
+fn the_member_that_would_pass_the_rule_quota_is_left_out() {
+    let paths: Vec<String> = (0..60).map(|i| format!("/p{i}")).collect();
+    let many = |name: &str, order: &str| {
+        let p: Vec<(&str, PathType, &str)> = paths
+            .iter()
+            .map(|p| (p.as_str(), PathType::Exact, "web"))
+            .collect();
+        member(
+            "shop",
+            name,
+            &[(ann::GROUP_ORDER, order)],
+            &format!("{name}.example.com"),
+            &p,
+        )
+    };
+    let d = translate(
+        &group(vec![many("first", "1"), many("second", "2")]),
+        &Default::default(),
+    );
+    assert_eq!(d.rejected.len(), 1, "{:?}", d.rejected);
+    let (who, why) = &d.rejected[0];
+    assert_eq!(who.name, "second");
+    let why = why.to_string();
+    assert!(
+        why.contains("AWS allows 100 rules per ALB") && why.contains("use 60"),
+        "{why}"
+    );
+    assert_eq!(
+        d.resources.iter().filter(|r| r.kind == KIND_RULE).count(),
+        60
+    );
+}
