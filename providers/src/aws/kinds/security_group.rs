@@ -78,7 +78,8 @@ pub fn ingress_rule(protocol: &str, port: u16, source: &str) -> Value {
 pub const MAX_INBOUND_RULES: usize = 60;
 
 /// The managed group's rules (one per listener port, protocol and source) within AWS's quota.
-pub fn check_rule_quota(object: &ObjectRef, rules: &[Value]) -> Result<()> {
+/// `field`: what the user changes to get fewer (the source ranges, the listen ports).
+pub fn check_rule_quota(object: &ObjectRef, field: &str, rules: &[Value]) -> Result<()> {
     let v6 = rules.iter().filter(|r| r.get("CidrIpv6").is_some()).count();
     let v4 = rules.len() - v6;
     if v4.max(v6) <= MAX_INBOUND_RULES {
@@ -86,7 +87,7 @@ pub fn check_rule_quota(object: &ObjectRef, rules: &[Value]) -> Result<()> {
     }
     Err(Error::InvalidField {
         object: object.clone(),
-        field: "spec.loadBalancerSourceRanges".into(),
+        field: field.into(),
         value: format!("{} rules ({v4} IPv4, {v6} IPv6)", rules.len()),
         expected: format!("at most {MAX_INBOUND_RULES} per address family in the load balancer's security group (one per listener port, protocol and source range or prefix list): fewer or wider ranges, fewer ports, or your own security groups"),
     })

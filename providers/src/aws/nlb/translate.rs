@@ -175,7 +175,7 @@ fn managed_security_group(
             );
         }
     }
-    sg::check_rule_quota(&fe.object, &rules)?;
+    sg::check_rule_quota(&fe.object, "spec.loadBalancerSourceRanges", &rules)?;
     Ok(sg::managed(
         &fe.cluster,
         &fe.object,

@@ -657,3 +657,39 @@ fn the_member_that_would_pass_the_rule_quota_is_left_out() {
         60
     );
 }
+
+/// The managed security group's 60 inbound rules per address family (ports x CIDRs): the
+/// member whose listen ports would pass it is left out.
+#[test]
+fn the_member_that_would_pass_the_security_group_quota_is_left_out() {
+    let cidrs: Vec<String> = (0..20).map(|i| format!("10.{i}.0.0/16")).collect();
+    let ports = |from: u16| {
+        let p: Vec<String> = (from..from + 2)
+            .map(|p| format!("{{\"HTTP\": {p}}}"))
+            .collect();
+        format!("[{}]", p.join(","))
+    };
+    let first = member(
+        "shop",
+        "first",
+        &[
+            (ann::GROUP_ORDER, "1"),
+            (ann::INBOUND_CIDRS, &cidrs.join(",")),
+            (ann::LISTEN_PORTS, &ports(8000)),
+        ],
+        "first.example.com",
+        &[("/", PathType::Prefix, "web")],
+    );
+    let second = member(
+        "shop",
+        "second",
+        &[(ann::GROUP_ORDER, "2"), (ann::LISTEN_PORTS, &ports(9000))],
+        "second.example.com",
+        &[("/", PathType::Prefix, "web")],
+    );
+    let d = translate(&group(vec![first, second]), &Default::default());
+    assert_eq!(d.rejected.len(), 1, "{:?}", d.rejected);
+    assert_eq!(d.rejected[0].0.name, "second");
+    let why = d.rejected[0].1.to_string();
+    assert!(why.contains("at most 60 per address family"), "{why}");
+}
