@@ -363,9 +363,58 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
             lb_attributes.insert(k, val);
         }
     }
+    // The annotations that stand for one attribute each (as the aws-load-balancer-controller
+    // reads them); one that disagrees with the same attribute in aws-load-balancer-attributes
+    // is refused, never silently preferred.
+    let mut specific = |key: &str, attr: &str, val: String| -> Result<()> {
+        match lb_attributes.get(attr) {
+            Some(prev) if *prev != val => Err(cx.err(
+                key,
+                &val,
+                format!("the same as {}{LB_ATTRIBUTES}'s {attr}={prev}, which is set too: set it in one place", PREFIXES[0]),
+            )),
+            _ => {
+                lb_attributes.insert(attr.into(), val);
+                Ok(())
+            }
+        }
+    };
     if let Some(v) = get(fe, CROSS_ZONE) {
         let on = cx.bool(CROSS_ZONE, v)?;
-        lb_attributes.insert("load_balancing.cross_zone.enabled".into(), on.to_string());
+        specific(
+            CROSS_ZONE,
+            "load_balancing.cross_zone.enabled",
+            on.to_string(),
+        )?;
+    }
+    if let Some(v) = get(fe, ACCESS_LOG_ENABLED) {
+        let on = cx.bool(ACCESS_LOG_ENABLED, v)?;
+        specific(ACCESS_LOG_ENABLED, "access_logs.s3.enabled", on.to_string())?;
+    }
+    if let Some(v) = get(fe, ACCESS_LOG_BUCKET) {
+        if !valid_bucket(v) {
+            return Err(cx.err(ACCESS_LOG_BUCKET, v, "an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit"));
+        }
+        specific(ACCESS_LOG_BUCKET, "access_logs.s3.bucket", v.to_string())?;
+    }
+    if let Some(v) = get(fe, ACCESS_LOG_PREFIX) {
+        specific(
+            ACCESS_LOG_PREFIX,
+            "access_logs.s3.prefix",
+            v.trim_matches('/').to_string(),
+        )?;
+    }
+    if lb_attributes
+        .get("access_logs.s3.enabled")
+        .map(String::as_str)
+        == Some("true")
+        && !lb_attributes.contains_key("access_logs.s3.bucket")
+    {
+        return Err(cx.err(
+            ACCESS_LOG_ENABLED,
+            "true",
+            format!("a bucket too: set {}{ACCESS_LOG_BUCKET}", PREFIXES[0]),
+        ));
     }
 
     let tags = get(fe, TAGS)
@@ -456,6 +505,15 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
 }
 
 /// `sg-0123abcd`, `pl-0123abcd`: the prefix, then hex digits.
+/// S3's bucket-name rules (the ones that can be checked without asking S3).
+fn valid_bucket(v: &str) -> bool {
+    (3..=63).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 fn is_id(v: &str, prefix: &str) -> bool {
     v.strip_prefix(prefix)
         .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))

@@ -28,12 +28,15 @@ pub const PROXY_PROTOCOL: &str = "aws-load-balancer-proxy-protocol";
 pub const TG_ATTRIBUTES: &str = "aws-load-balancer-target-group-attributes";
 pub const LB_ATTRIBUTES: &str = "aws-load-balancer-attributes";
 pub const CROSS_ZONE: &str = "aws-load-balancer-cross-zone-load-balancing-enabled";
+pub const ACCESS_LOG_ENABLED: &str = "aws-load-balancer-access-log-enabled";
+pub const ACCESS_LOG_BUCKET: &str = "aws-load-balancer-access-log-s3-bucket-name";
+pub const ACCESS_LOG_PREFIX: &str = "aws-load-balancer-access-log-s3-bucket-prefix";
 pub const TAGS: &str = "aws-load-balancer-additional-resource-tags";
 pub const SECURITY_GROUPS: &str = "aws-load-balancer-security-groups";
 pub const SG_PREFIX_LISTS: &str = "aws-load-balancer-security-group-prefix-lists";
 pub const MANAGE_BACKEND_SG_RULES: &str = "aws-load-balancer-manage-backend-security-group-rules";
 
-pub(super) const SUPPORTED: [&str; 28] = [
+pub(super) const SUPPORTED: [&str; 31] = [
     TYPE,
     TARGET_TYPE,
     NAME,
@@ -62,18 +65,18 @@ pub(super) const SUPPORTED: [&str; 28] = [
     SECURITY_GROUPS,
     SG_PREFIX_LISTS,
     MANAGE_BACKEND_SG_RULES,
+    ACCESS_LOG_ENABLED,
+    ACCESS_LOG_BUCKET,
+    ACCESS_LOG_PREFIX,
 ];
 
 /// Known to the aws-load-balancer-controller but not implemented by berth yet: refusing them is
 /// safer than silently building a load balancer without (say) its security groups.
-pub(super) const NOT_YET: [&str; 7] = [
+pub(super) const NOT_YET: [&str; 4] = [
     "aws-load-balancer-eip-allocations",
     "aws-load-balancer-private-ipv4-addresses",
     "aws-load-balancer-ipv6-addresses",
     "aws-load-balancer-target-node-labels",
-    "aws-load-balancer-access-log-enabled",
-    "aws-load-balancer-access-log-s3-bucket-name",
-    "aws-load-balancer-access-log-s3-bucket-prefix",
 ];
 
 pub use crate::aws::annotation_values::RESERVED_TAG_PREFIXES;

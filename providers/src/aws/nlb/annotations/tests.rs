@@ -121,6 +121,9 @@ fn each_annotation_valid_and_invalid() {
             "unknown load-balancer attribute",
         ),
         (CROSS_ZONE, "on", "true or false"),
+        (ACCESS_LOG_ENABLED, "yes", "true or false"),
+        (ACCESS_LOG_ENABLED, "true", "a bucket too"),
+        (ACCESS_LOG_BUCKET, "My_Bucket", "an S3 bucket name"),
         (TAGS, "elbv2.k8s.aws/cluster=x", "reserved"),
         (TAGS, "AWS:cloudformation:stack-name=x", "reserved"),
         (TAGS, "Aws:x=y", "reserved"),
@@ -329,4 +332,32 @@ fn both_prefixes_must_agree() {
         " internal".into(),
     );
     assert!(parse(&f).is_ok());
+}
+
+/// The access-log annotations stand for the access_logs.s3.* attributes; one that disagrees with
+/// aws-load-balancer-attributes is refused, never silently preferred.
+#[test]
+fn access_logs_become_attributes_and_never_silently_win() {
+    let a = parse(&fe(&[
+        (ACCESS_LOG_ENABLED, "true"),
+        (ACCESS_LOG_BUCKET, "my-logs"),
+        (ACCESS_LOG_PREFIX, "/nlb/web/"),
+    ]))
+    .unwrap();
+    assert_eq!(a.lb_attributes["access_logs.s3.enabled"], "true");
+    assert_eq!(a.lb_attributes["access_logs.s3.bucket"], "my-logs");
+    assert_eq!(a.lb_attributes["access_logs.s3.prefix"], "nlb/web");
+    // The same value in both places is fine; a different one is refused.
+    assert!(parse(&fe(&[
+        (LB_ATTRIBUTES, "load_balancing.cross_zone.enabled=true"),
+        (CROSS_ZONE, "true")
+    ]))
+    .is_ok());
+    let e = parse(&fe(&[
+        (LB_ATTRIBUTES, "load_balancing.cross_zone.enabled=false"),
+        (CROSS_ZONE, "true"),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("set it in one place"), "{e}");
 }
