@@ -125,6 +125,7 @@ pub fn eligible_nodes(nodes: &[KubeNode]) -> Vec<Node> {
                 .and_then(|s| s.addresses.as_ref())
                 .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
                 .map(|a| a.address.clone()),
+            labels: n.metadata.labels.clone().unwrap_or_default(),
         })
         .collect();
     out.sort();

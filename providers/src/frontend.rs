@@ -89,12 +89,15 @@ pub struct ServicePort {
 }
 
 /// A node eligible to receive traffic (exclusion labels already applied by the operator).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     /// `spec.providerID`, e.g. `aws:///us-east-1a/i-0123456789abcdef0`.
     pub provider_id: Option<String>,
     pub internal_ip: Option<String>,
+    /// The node's labels (a provider may select target nodes by them).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The upstream annotation that restricts a load balancer's clients when

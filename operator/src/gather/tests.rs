@@ -227,6 +227,11 @@ fn every_field_gather_reads_is_used_or_refused() {
         (&["nodes.provider_id"], |_, n, _| {
             n[0]["metadata"]["labels"] = json!({EXCLUDE_LABEL: ""})
         }),
+        (&["nodes.labels"], |s, n, _| {
+            s["metadata"]["annotations"] = json!({"service.beta.kubernetes.io/aws-load-balancer-target-node-labels": "pool=edge"});
+            // The node's label decides: it does not match, so it is no target.
+            n[0]["metadata"]["labels"] = json!({"pool": "batch"});
+        }),
         (&["endpoints_unavailable"], |s, _, sl| {
             s["metadata"]["annotations"] =
                 json!({"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"});

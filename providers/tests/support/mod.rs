@@ -212,6 +212,7 @@ pub fn node(id: &str) -> Node {
         name: format!("node-{id}"),
         provider_id: Some(format!("aws:///us-east-1a/{id}")),
         internal_ip: None,
+        labels: Default::default(),
     }
 }
 

@@ -76,6 +76,8 @@ pub struct NlbAnnotations {
     /// `manage-backend-security-group-rules`: berth adds the rules its NLB needs to the targets'
     /// security groups (default: with berth's managed group).
     pub manage_backend_rules: bool,
+    /// Instance targets only on nodes carrying every one of these labels.
+    pub target_node_labels: BTreeMap<String, String>,
 }
 
 /// Reads one annotation under either accepted prefix (`service.beta.` wins when both are set).
@@ -417,6 +419,22 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         ));
     }
 
+    let target_node_labels = match get(fe, TARGET_NODE_LABELS) {
+        Some(v) => {
+            let pairs: BTreeMap<String, String> =
+                cx.pairs(TARGET_NODE_LABELS, v)?.into_iter().collect();
+            if pairs.is_empty() {
+                return Err(cx.err(
+                    TARGET_NODE_LABELS,
+                    v,
+                    "label pairs key=value, comma-separated",
+                ));
+            }
+            pairs
+        }
+        None => BTreeMap::new(),
+    };
+
     let tags = get(fe, TAGS)
         .map(|v| cx.tags(TAGS, v))
         .transpose()?
@@ -501,6 +519,7 @@ pub fn parse(fe: &Frontend) -> Result<NlbAnnotations> {
         security_groups,
         prefix_lists,
         manage_backend_rules,
+        target_node_labels,
     })
 }
 

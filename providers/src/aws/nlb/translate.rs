@@ -189,7 +189,7 @@ fn managed_security_group(
 /// (instance targets) or the ready pod IPs (ip targets).
 pub fn target_ids(fe: &Frontend, a: &NlbAnnotations) -> (Vec<String>, Vec<String>) {
     let mut ids: Vec<String> = match a.target_type {
-        TargetType::Instance => instance_targets(&fe.nodes, 0)
+        TargetType::Instance => instance_targets(&target_nodes(fe, a), 0)
             .into_iter()
             .map(|(id, _)| id)
             .collect(),
@@ -344,7 +344,7 @@ fn target_group(
                 value: "unset".into(),
                 expected: "instance targets need a NodePort: set spec.allocateLoadBalancerNodePorts to true, or use the annotation aws-load-balancer-nlb-target-type: ip".into(),
             })?;
-            (node_port, instance_targets(&fe.nodes, node_port))
+            (node_port, instance_targets(&target_nodes(fe, a), node_port))
         }
         TargetType::Ip => {
             if let Some(why) = &fe.endpoints_unavailable {
@@ -524,6 +524,20 @@ fn health_check(fe: &Frontend, a: &NlbAnnotations, m: &mut Map<String, Value>) -
         );
     }
     Ok(())
+}
+
+/// The nodes instance targets come from: all eligible ones, or those carrying every label of
+/// `aws-load-balancer-target-node-labels`.
+fn target_nodes(fe: &Frontend, a: &NlbAnnotations) -> Vec<crate::frontend::Node> {
+    fe.nodes
+        .iter()
+        .filter(|n| {
+            a.target_node_labels
+                .iter()
+                .all(|(k, v)| n.labels.get(k) == Some(v))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The EC2 instances of `nodes` on `port`, sorted, each once (nodes that are not EC2 instances

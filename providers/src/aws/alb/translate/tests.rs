@@ -70,6 +70,7 @@ fn group(members: Vec<Member>) -> IngressGroup {
             name: "n1".into(),
             provider_id: Some("aws:///us-east-1a/i-1".into()),
             internal_ip: None,
+            labels: Default::default(),
         }],
         endpoints_unavailable: None,
     }

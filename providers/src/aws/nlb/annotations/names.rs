@@ -28,6 +28,7 @@ pub const PROXY_PROTOCOL: &str = "aws-load-balancer-proxy-protocol";
 pub const TG_ATTRIBUTES: &str = "aws-load-balancer-target-group-attributes";
 pub const LB_ATTRIBUTES: &str = "aws-load-balancer-attributes";
 pub const CROSS_ZONE: &str = "aws-load-balancer-cross-zone-load-balancing-enabled";
+pub const TARGET_NODE_LABELS: &str = "aws-load-balancer-target-node-labels";
 pub const ACCESS_LOG_ENABLED: &str = "aws-load-balancer-access-log-enabled";
 pub const ACCESS_LOG_BUCKET: &str = "aws-load-balancer-access-log-s3-bucket-name";
 pub const ACCESS_LOG_PREFIX: &str = "aws-load-balancer-access-log-s3-bucket-prefix";
@@ -36,7 +37,7 @@ pub const SECURITY_GROUPS: &str = "aws-load-balancer-security-groups";
 pub const SG_PREFIX_LISTS: &str = "aws-load-balancer-security-group-prefix-lists";
 pub const MANAGE_BACKEND_SG_RULES: &str = "aws-load-balancer-manage-backend-security-group-rules";
 
-pub(super) const SUPPORTED: [&str; 31] = [
+pub(super) const SUPPORTED: [&str; 32] = [
     TYPE,
     TARGET_TYPE,
     NAME,
@@ -68,15 +69,15 @@ pub(super) const SUPPORTED: [&str; 31] = [
     ACCESS_LOG_ENABLED,
     ACCESS_LOG_BUCKET,
     ACCESS_LOG_PREFIX,
+    TARGET_NODE_LABELS,
 ];
 
 /// Known to the aws-load-balancer-controller but not implemented by berth yet: refusing them is
 /// safer than silently building a load balancer without (say) its security groups.
-pub(super) const NOT_YET: [&str; 4] = [
+pub(super) const NOT_YET: [&str; 3] = [
     "aws-load-balancer-eip-allocations",
     "aws-load-balancer-private-ipv4-addresses",
     "aws-load-balancer-ipv6-addresses",
-    "aws-load-balancer-target-node-labels",
 ];
 
 pub use crate::aws::annotation_values::RESERVED_TAG_PREFIXES;

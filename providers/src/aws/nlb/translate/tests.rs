@@ -29,16 +29,19 @@ fn fe(annotations: &[(&str, &str)]) -> Frontend {
             name: "n1".into(),
             provider_id: Some("aws:///us-east-1a/i-111".into()),
             internal_ip: None,
+            labels: Default::default(),
         },
         Node {
             name: "n2".into(),
             provider_id: Some("aws:///us-east-1b/i-222".into()),
             internal_ip: None,
+            labels: Default::default(),
         },
         Node {
             name: "fargate".into(),
             provider_id: Some("aws:///us-east-1a/fargate-ip-1".into()),
             internal_ip: None,
+            labels: Default::default(),
         },
     ];
     f
@@ -640,4 +643,22 @@ fn the_address_type_is_always_written() {
         lb(&fe(&[(ann::IP_ADDRESS_TYPE, "dualstack")])).properties["IpAddressType"],
         "dualstack"
     );
+}
+
+/// `aws-load-balancer-target-node-labels`: instance targets only on nodes with every label.
+#[test]
+fn target_node_labels_select_the_instance_targets() {
+    let mut f = fe(&[(ann::TARGET_NODE_LABELS, "pool=edge, zone=a")]);
+    f.nodes[0].labels = [("pool", "edge"), ("zone", "a")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    f.nodes[1].labels = [("pool".to_string(), "edge".to_string())].into();
+    let tg = run(&f).into_iter().find(|r| r.kind == KIND_TG).unwrap();
+    assert_eq!(
+        tg.properties["Targets"],
+        json!([{"Id": "i-111", "Port": 30080}])
+    );
+    let e = translate_err(&[(ann::TARGET_NODE_LABELS, "pool")]);
+    assert!(e.contains("aws-load-balancer-target-node-labels"), "{e}");
 }
