@@ -320,7 +320,7 @@ fn node_fingerprint(n: &Node) -> String {
 }
 
 /// Turns a Node watch into "reconcile everything" signals, one per relevant change (a node
-/// added, removed, or changed in provider ID, address, exclusion label or deletion).
+/// added, removed, or changed in provider ID, address, labels, removal taints or deletion).
 pub fn node_changes<S>(events: S) -> impl Stream<Item = ()> + Send
 where
     S: Stream<Item = std::result::Result<watcher::Event<Node>, watcher::Error>> + Send,

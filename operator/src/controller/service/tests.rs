@@ -395,14 +395,24 @@ async fn node_changes_that_matter_trigger_and_others_do_not() {
         Ok(watcher::Event::Init),
         Ok(watcher::Event::InitApply(node("a", json!({}), "p1"))),
         Ok(watcher::Event::InitDone), // 1: initial set
-        Ok(watcher::Event::Apply(node("a", json!({"x": "y"}), "p1"))), // irrelevant label
-        Ok(watcher::Event::Apply(node("b", json!({}), "p2"))), // 2: new node
+        Ok(watcher::Event::Apply({
+            let mut n = node("a", json!({}), "p1");
+            n.metadata.annotations = Some([("x".to_string(), "y".to_string())].into());
+            n
+        })), // an annotation: irrelevant
+        // 2: a label (target-node-labels select instance targets by them)
+        Ok(watcher::Event::Apply(node(
+            "a",
+            json!({"pool": "edge"}),
+            "p1",
+        ))),
+        Ok(watcher::Event::Apply(node("b", json!({}), "p2"))), // 3: new node
         Ok(watcher::Event::Apply(node(
             "a",
             json!({crate::gather::EXCLUDE_LABEL: ""}),
             "p1",
-        ))), // 3: excluded
-        Ok(watcher::Event::Delete(node("b", json!({}), "p2"))), // 4: removed
+        ))), // 4: excluded
+        Ok(watcher::Event::Delete(node("b", json!({}), "p2"))), // 5: removed
         Ok(watcher::Event::Init),
         Ok(watcher::Event::InitApply(node(
             "a",
@@ -412,7 +422,7 @@ async fn node_changes_that_matter_trigger_and_others_do_not() {
         Ok(watcher::Event::InitDone), // relist, nothing changed
     ];
     let n = node_changes(futures::stream::iter(events)).count().await;
-    assert_eq!(n, 4);
+    assert_eq!(n, 5);
 }
 
 #[test]
