@@ -86,23 +86,33 @@ pub fn status_patch(ing: &Ingress, want: &LbStatus) -> Option<Value> {
     }
 }
 
+/// Sends a merge patch (of the status subresource, or of the object), if there is one;
+/// returns whether it did.
+async fn merge(
+    ctx: &IngressContext,
+    ing: &Ingress,
+    patch: Option<Value>,
+    status: bool,
+) -> Result<bool> {
+    let Some(patch) = patch else {
+        return Ok(false);
+    };
+    let (api, name, pp) = (api(ctx, ing), ing.name_any(), PatchParams::default());
+    let sent = if status {
+        api.patch_status(&name, &pp, &Patch::Merge(&patch)).await
+    } else {
+        api.patch(&name, &pp, &Patch::Merge(&patch)).await
+    };
+    sent.map_err(|e| kube_err(ing, e))?;
+    Ok(true)
+}
+
 pub(super) async fn update_status(
     ctx: &IngressContext,
     ing: &Ingress,
     want: &LbStatus,
 ) -> Result<bool> {
-    let Some(patch) = status_patch(ing, want) else {
-        return Ok(false);
-    };
-    api(ctx, ing)
-        .patch_status(
-            &ing.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(|e| kube_err(ing, e))?;
-    Ok(true)
+    merge(ctx, ing, status_patch(ing, want), true).await
 }
 
 /// berth's condition on an Ingress, kept in [`STATUS_ANNOTATION`].
@@ -153,16 +163,5 @@ pub(super) async fn update_condition(
     ing: &Ingress,
     want: Option<&Condition>,
 ) -> Result<bool> {
-    let Some(patch) = condition_patch(ing, want) else {
-        return Ok(false);
-    };
-    api(ctx, ing)
-        .patch(
-            &ing.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(|e| kube_err(ing, e))?;
-    Ok(true)
+    merge(ctx, ing, condition_patch(ing, want), false).await
 }

@@ -42,6 +42,23 @@ use resources::*;
 /// The backend port name that points at `actions.<service name>` instead of a Service.
 pub const USE_ANNOTATION: &str = "use-annotation";
 
+impl Acc {
+    /// The managed security group's rules: TCP on every listener port from `inbound-cidrs`
+    /// (default 0.0.0.0/0, and ::/0 when dualstack).
+    fn managed_sg_rules(&self) -> Vec<Value> {
+        let ip_type = self.ip_address_type.as_ref().map(|t| t.value.as_str());
+        let cidrs = self
+            .inbound_cidrs
+            .as_ref()
+            .map(|c| c.value.clone())
+            .unwrap_or_else(|| sg::everyone(sg::dualstack(ip_type)));
+        self.listeners
+            .keys()
+            .flat_map(|port| cidrs.iter().map(|c| sg::ingress_rule("tcp", *port, c)))
+            .collect()
+    }
+}
+
 /// A group-wide setting and the member that set it first.
 #[derive(Clone, Debug)]
 struct Set<T> {

@@ -394,15 +394,7 @@ fn target_group(
     if !attrs.is_empty() {
         m.insert("TargetGroupAttributes".into(), key_values(&attrs));
     }
-    m.insert(
-        "Targets".into(),
-        Value::Array(
-            targets
-                .iter()
-                .map(|(id, port)| json!({"Id": id, "Port": port}))
-                .collect(),
-        ),
-    );
+    m.insert("Targets".into(), targets_value(&targets));
     let resource = format!("{}:{}", fe.object.stack(), p.port);
     m.insert("Tags".into(), tags::resource_tags(fe, &resource, &a.tags));
     Ok(Resource {
@@ -551,6 +543,16 @@ pub fn instance_targets(nodes: &[crate::frontend::Node], port: u16) -> Vec<(Stri
     t.sort();
     t.dedup();
     t
+}
+
+/// `Targets` as a target group lists them: `[{Id, Port}]`.
+pub fn targets_value(targets: &[(String, u16)]) -> Value {
+    Value::Array(
+        targets
+            .iter()
+            .map(|(id, port)| json!({"Id": id, "Port": port}))
+            .collect(),
+    )
 }
 
 /// The ready pod endpoints of a Service port, sorted, each once, and the target group's port:

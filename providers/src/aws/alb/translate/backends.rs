@@ -215,12 +215,7 @@ pub(super) fn target_group(
     }
     p.insert(
         "Targets".into(),
-        Value::Array(
-            targets
-                .iter()
-                .map(|(id, port)| json!({"Id": id, "Port": port}))
-                .collect(),
-        ),
+        crate::aws::translate::targets_value(&targets),
     );
     let resource = format!("{svc_ref}:{}", sp.port);
     let tg_tags: BTreeMap<String, String> = acc

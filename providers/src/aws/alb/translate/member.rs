@@ -121,17 +121,7 @@ pub(super) fn add_member(
     // The managed security group: one inbound rule per listener port and CIDR (per address
     // family); the member whose ports would pass AWS's 60 is left out.
     if acc.security_groups.is_none() {
-        let ip_type = acc.ip_address_type.as_ref().map(|t| t.value.as_str());
-        let cidrs = acc
-            .inbound_cidrs
-            .as_ref()
-            .map(|c| c.value.clone())
-            .unwrap_or_else(|| sg::everyone(sg::dualstack(ip_type)));
-        let rules: Vec<Value> = acc
-            .listeners
-            .keys()
-            .flat_map(|port| cidrs.iter().map(|c| sg::ingress_rule("tcp", *port, c)))
-            .collect();
+        let rules = acc.managed_sg_rules();
         let field = format!(
             "{}{} x {}{}",
             ann::PREFIX,

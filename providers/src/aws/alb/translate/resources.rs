@@ -12,11 +12,13 @@ pub(super) fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Re
         .collect();
     let scheme = acc
         .scheme
-        .map(|s| s.value)
+        .as_ref()
+        .map(|s| s.value.clone())
         .unwrap_or_else(|| "internal".into());
     let lb_name = acc
         .lb_name
-        .map(|s| s.value)
+        .as_ref()
+        .map(|s| s.value.clone())
         .unwrap_or_else(|| lb_generated_name(&group.cluster, owner, &scheme));
 
     let mut out = Vec::new();
@@ -24,17 +26,7 @@ pub(super) fn finish(group: &IngressGroup, acc: Acc, facts: &AwsFacts) -> Vec<Re
     // TCP on every listener port from `inbound-cidrs` (default 0.0.0.0/0, and ::/0 when
     // dualstack), as the aws-load-balancer-controller's managed frontend security group.
     let managed_sg = acc.security_groups.is_none().then(|| {
-        let ip_type = acc.ip_address_type.as_ref().map(|t| t.value.as_str());
-        let cidrs = acc
-            .inbound_cidrs
-            .as_ref()
-            .map(|c| c.value.clone())
-            .unwrap_or_else(|| sg::everyone(sg::dualstack(ip_type)));
-        let rules: Vec<Value> = acc
-            .listeners
-            .keys()
-            .flat_map(|port| cidrs.iter().map(|c| sg::ingress_rule("tcp", *port, c)))
-            .collect();
+        let rules = acc.managed_sg_rules();
         let r = sg::managed(
             &group.cluster,
             owner,
