@@ -1,4 +1,5 @@
-//! Golden plans, per cloud: every `testdata/<cloud>/*.yaml` planned offline (the `berth plan -o
+//! Golden plans, per cloud: every `testdata/<cloud>/*.yaml` planned offline, with that cloud's
+//! profile and the settings in `testdata/<cloud>/settings.json` (the `--<cloud>-*` flags), if any (the `berth plan -o
 //! json` path) must equal `*.plan.json`; the errors of invalid objects must equal `*.error.txt`
 //! (an Ingress group with a rejected member has both: the plan of the rest, and the member's
 //! error). A case with a `*.observed.json` (the cloud's state, in the shape observe returns) is
@@ -10,24 +11,54 @@ use berth::cli::plan::{plan_offline, plan_offline_against};
 use berth::gather::Selection;
 use berth::manifests::Manifests;
 use berth::render;
+use providers::profile::{Profile, Settings};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "aws")]
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/aws")
 }
 
+fn settings(dir: &Path) -> Settings {
+    let path = dir.join("settings.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Settings::default();
+    };
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Settings::from_pairs(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+#[cfg(feature = "aws")]
 #[test]
-fn golden_plans() {
+fn golden_plans_aws() {
+    golden_plans("aws", 5);
+}
+
+#[cfg(feature = "gcp")]
+#[test]
+fn golden_plans_gcp() {
+    golden_plans("gcp", 4);
+}
+
+fn golden_plans(cloud: &str, at_least: usize) {
     let update = std::env::var_os("BERTH_UPDATE_GOLDEN").is_some();
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(testdata())
-        .expect("testdata/ exists")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(cloud);
+    let selection = Selection::of(Profile::of(cloud).expect("the cloud is compiled in"));
+    let settings = settings(&dir);
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     inputs.sort();
     assert!(
-        inputs.len() >= 5,
-        "expected the bundled examples in testdata/, found {inputs:?}"
+        inputs.len() >= at_least,
+        "expected the bundled examples in {}, found {inputs:?}",
+        dir.display()
     );
     let mut failures = Vec::new();
     for input in &inputs {
@@ -37,9 +68,9 @@ fn golden_plans() {
             let observed: providers::Observed =
                 serde_json::from_str(&std::fs::read_to_string(&observed_path).unwrap())
                     .unwrap_or_else(|e| panic!("{}: {e}", observed_path.display()));
-            plan_offline_against(&manifests, &Selection::default(), "demo", &observed).unwrap()
+            plan_offline_against(&manifests, &selection, "demo", &settings, &observed).unwrap()
         } else {
-            plan_offline(&manifests, &Selection::default(), "demo").unwrap()
+            plan_offline(&manifests, &selection, "demo", &settings).unwrap()
         };
         assert!(
             !planned.is_empty(),
@@ -98,10 +129,17 @@ fn golden_plans() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+#[cfg(feature = "aws")]
 #[test]
 fn text_output_is_a_tree_per_service() {
     let manifests = Manifests::read_files(&[testdata().join("nlb-basic.yaml")]).unwrap();
-    let text = render::text(&plan_offline(&manifests, &Selection::default(), "demo").unwrap());
+    let planned = plan_offline(
+        &manifests,
+        &Selection::default(),
+        "demo",
+        &Settings::default(),
+    );
+    let text = render::text(&planned.unwrap());
     assert!(text.starts_with("Service shop/web\n"), "{text}");
     assert!(
         text.contains("  + create LoadBalancer k8s-shop-web-"),

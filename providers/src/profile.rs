@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::frontend::Frontend;
 use crate::ingress::{GroupDesired, IngressGroup};
 use crate::plan::{Observed, Plan, Resource};
+use std::collections::BTreeMap;
 
 pub struct Profile {
     /// `aws`, `gcp` or `azure` (the `--cloud` value).
@@ -98,9 +99,34 @@ pub struct Vocabulary {
     pub ssl_policy: Option<&'static str>,
 }
 
-/// `berth plan` without credentials: the cloud's pure translation on default facts.
+/// A cloud's settings from configuration (`--gcp-project` is `project` for GCP), by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings(BTreeMap<String, String>);
+
+impl Settings {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Settings(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0.insert(name.to_string(), value.into());
+    }
+
+    /// The value, if set and not blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+/// `berth plan` without credentials: the cloud's pure translation on the configured settings
+/// and default facts.
 pub struct Offline {
-    pub service: fn(&Frontend) -> Result<Vec<Resource>>,
+    pub service: fn(&Frontend, &Settings) -> Result<Vec<Resource>>,
     pub group: Option<fn(&IngressGroup) -> GroupDesired>,
     pub plan: fn(&[Resource], &Observed) -> Result<Plan>,
 }

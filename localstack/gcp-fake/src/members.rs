@@ -14,9 +14,11 @@ use std::collections::BTreeMap;
 pub fn on_insert(api: &Api, st: &mut State, schema: &str, key: &str, value: &mut Value) {
     let n = st.next();
     let global = key.contains("/global/");
+    // Four octets from the benchmarking range 198.18.0.0/15: global in 198.19, regional in
+    // 198.18.
     let ip = format!(
         "{}.{}.{}",
-        if global { "203.0.113" } else { "198.51.100" },
+        if global { "198.19" } else { "198.18" },
         n / 250 % 250,
         n % 250 + 1
     );

@@ -72,10 +72,11 @@ impl State {
         (1_000_000_000_000 + self.next() * 7919).to_string()
     }
 
+    /// URL-safe base64, as Compute writes fingerprints (and as the Rust client reads them).
     pub fn new_fingerprint(&mut self) -> String {
         use base64::Engine;
         let n = self.next().wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        base64::engine::general_purpose::STANDARD.encode(n.to_be_bytes())
+        base64::engine::general_purpose::URL_SAFE.encode(n.to_be_bytes())
     }
 
     pub fn add_http_fault(&mut self, method: &str, path_contains: &str, status: u16, n: usize) {

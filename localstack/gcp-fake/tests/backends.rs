@@ -92,7 +92,7 @@ async fn instance_groups_members_and_named_ports() {
     assert!(
         got["IPAddress"]
             .as_str()
-            .is_some_and(|ip| ip.starts_with("198.51.100.")),
+            .is_some_and(|ip| ip.starts_with("198.18.")),
         "an ephemeral IP: {got}"
     );
     assert_eq!(got["region"], format!("{WWW}/{r}"));

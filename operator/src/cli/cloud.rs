@@ -2,9 +2,9 @@
 //! (the only part that needs a cloud's own type: credentials and endpoints). Everything else
 //! reaches the cloud through the profile or the `Provider` trait.
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use providers::metrics::CallRecorder;
-use providers::profile::Profile;
+use providers::profile::{Profile, Settings};
 use providers::Provider;
 use std::sync::Arc;
 
@@ -42,11 +42,76 @@ impl Cloud {
     }
 }
 
+/// Each cloud's own settings, as `--<cloud>-<setting>` flags (and `BERTH_<CLOUD>_<SETTING>`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CloudArgs {
+    /// GCP project. Default: from the Nodes' spec.providerID (gce://PROJECT/ZONE/NAME).
+    #[cfg(feature = "gcp")]
+    #[arg(long, env = "BERTH_GCP_PROJECT")]
+    pub gcp_project: Option<String>,
+    /// GCP region of the regional load balancers. Default: the Nodes'
+    /// topology.kubernetes.io/region label, else their zones' region.
+    #[cfg(feature = "gcp")]
+    #[arg(long, env = "BERTH_GCP_REGION")]
+    pub gcp_region: Option<String>,
+    /// GCP network (VPC) name. Default: `default`.
+    #[cfg(feature = "gcp")]
+    #[arg(long, env = "BERTH_GCP_NETWORK")]
+    pub gcp_network: Option<String>,
+    /// The cluster's GCP subnetwork (internal load balancers without the
+    /// internal-load-balancer-subnet annotation).
+    #[cfg(feature = "gcp")]
+    #[arg(long, env = "BERTH_GCP_SUBNETWORK")]
+    pub gcp_subnetwork: Option<String>,
+    /// Network tags of the cluster's node instances, comma-separated: the firewall rules
+    /// berth creates target them (on GKE: the node pools' tag, gke-CLUSTER-HASH-node).
+    #[cfg(feature = "gcp")]
+    #[arg(long, env = "BERTH_GCP_NODE_TAGS")]
+    pub gcp_node_tags: Option<String>,
+    /// Compute API endpoint (default: Google's). A plain `http://` one (a local fake) is
+    /// called without credentials.
+    #[cfg(feature = "gcp")]
+    #[arg(long, env = "BERTH_GCP_ENDPOINT")]
+    pub gcp_endpoint: Option<String>,
+}
+
+impl CloudArgs {
+    /// The settings of `cloud`, by the names its provider reads.
+    #[cfg_attr(not(feature = "gcp"), allow(unused_variables, unused_mut))]
+    pub fn settings(&self, cloud: Cloud) -> Settings {
+        let mut s = Settings::default();
+        match cloud {
+            #[cfg(feature = "gcp")]
+            Cloud::Gcp => {
+                use providers::gcp::facts::*;
+                let values = [
+                    (PROJECT, &self.gcp_project),
+                    (REGION, &self.gcp_region),
+                    (NETWORK, &self.gcp_network),
+                    (SUBNETWORK, &self.gcp_subnetwork),
+                    (NODE_TAGS, &self.gcp_node_tags),
+                    (ENDPOINT, &self.gcp_endpoint),
+                ];
+                for (name, v) in values {
+                    if let Some(v) = v {
+                        s.set(name, v.clone());
+                    }
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+        s
+    }
+}
+
 /// Settings a live provider needs beyond the cluster name.
 pub struct Live<'a> {
     pub cluster: &'a str,
     /// AWS: the VPC (default: the load balancer's subnets' VPC).
     pub vpc_id: Option<&'a str>,
+    /// The cloud's own settings (`--gcp-project`, ...).
+    pub settings: Settings,
     pub recorder: Arc<dyn CallRecorder>,
     /// Cloud API calls per second and burst.
     pub rate: Option<(u32, u32)>,
@@ -72,6 +137,26 @@ pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dy
             if let Some(age) = live.inventory_max_age {
                 p = p.with_inventory_max_age(age);
             }
+            Ok(Arc::new(p))
+        }
+        #[cfg(feature = "gcp")]
+        Cloud::Gcp => {
+            let endpoint = live
+                .settings
+                .get(providers::gcp::facts::ENDPOINT)
+                .map(String::from);
+            let anonymous = endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"));
+            let p = providers::gcp::GcpProvider::connect(
+                live.cluster.to_string(),
+                live.settings,
+                endpoint.as_deref(),
+                anonymous,
+                live.recorder,
+                providers::gcp::Timeouts::default(),
+            )
+            .await?;
             Ok(Arc::new(p))
         }
         #[allow(unreachable_patterns)]

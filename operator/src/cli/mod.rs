@@ -60,12 +60,19 @@ pub struct CommonArgs {
     /// Also serve LoadBalancer Services that name no class (berth is the cluster's default).
     #[arg(long, env = "BERTH_DEFAULT_CLASS")]
     pub default_class: bool,
+    #[command(flatten)]
+    pub cloud_args: cloud::CloudArgs,
 }
 
 impl CommonArgs {
     /// The cluster name, or `kubernetes` (what `berth plan` assumes when none is given).
     pub fn cluster(&self) -> &str {
         self.cluster_name.as_deref().unwrap_or("kubernetes")
+    }
+
+    /// The chosen cloud's settings (`--gcp-project`, ...).
+    pub fn settings(&self) -> providers::profile::Settings {
+        self.cloud_args.settings(self.cloud)
     }
 
     pub fn profile(&self) -> &'static providers::profile::Profile {

@@ -8,7 +8,7 @@ use crate::render::{self, Planned};
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Service;
 use providers::plan::{Action, Observed};
-use providers::profile::{Offline, Profile};
+use providers::profile::{Offline, Profile, Settings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -79,7 +79,7 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
     let selection = args.common.selection();
     let cluster = args.common.cluster();
     if !args.observe {
-        return plan_offline(manifests, &selection, cluster);
+        return plan_offline(manifests, &selection, cluster, &args.common.settings());
     }
     let (governed, refused) = under_policies(manifests, &selection);
     let manifests = &governed;
@@ -88,6 +88,7 @@ async fn plan_all(args: &PlanArgs, manifests: &Manifests) -> crate::Result<Vec<P
         super::cloud::Live {
             cluster,
             vpc_id: args.common.vpc_id.as_deref(),
+            settings: args.common.settings(),
             recorder: std::sync::Arc::new(providers::metrics::CallCounter::default()),
             rate: None,
             inventory_max_age: None,
@@ -272,8 +273,15 @@ pub fn plan_offline(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,
+    settings: &Settings,
 ) -> crate::Result<Vec<Planned>> {
-    plan_offline_against(manifests, selection, cluster, &Observed::default())
+    plan_offline_against(
+        manifests,
+        selection,
+        cluster,
+        settings,
+        &Observed::default(),
+    )
 }
 
 /// Offline planning against a given observed state (the goldens' `case.observed.json`): what
@@ -283,6 +291,7 @@ pub fn plan_offline_against(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,
+    settings: &Settings,
     observed: &Observed,
 ) -> crate::Result<Vec<Planned>> {
     let profile = selection.profile;
@@ -294,7 +303,7 @@ pub fn plan_offline_against(
     })?;
     let (governed, refused) = under_policies(manifests, selection);
     let manifests = &governed;
-    let mut out = plan_services_offline(manifests, selection, cluster, observed, offline);
+    let mut out = plan_services_offline(manifests, selection, cluster, settings, observed, offline);
     let Some(sel) = ingress_selection(profile) else {
         for ing in &manifests.ingresses {
             eprintln!(
@@ -345,6 +354,7 @@ fn plan_services_offline(
     manifests: &Manifests,
     selection: &gather::Selection,
     cluster: &str,
+    settings: &Settings,
     observed: &Observed,
     offline: &Offline,
 ) -> Vec<Planned> {
@@ -352,7 +362,7 @@ fn plan_services_offline(
         .map(|svc| {
             let slices = manifests.slices_for(svc);
             let result = gather::frontend(svc, Some(&slices), &manifests.nodes, cluster)
-                .and_then(|fe| (offline.service)(&fe))
+                .and_then(|fe| (offline.service)(&fe, settings))
                 .and_then(|desired| (offline.plan)(&desired, observed))
                 .map_err(|e| e.to_string());
             Planned {

@@ -167,6 +167,7 @@ async fn provider(
         super::cloud::Live {
             cluster: common.cluster(),
             vpc_id: common.vpc_id.as_deref(),
+            settings: common.settings(),
             recorder: metrics.call_recorder(),
             rate: Some((args.cloud_api_qps, args.cloud_api_burst)),
             // One inventory listing per resync round, shared by every object.

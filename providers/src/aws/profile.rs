@@ -54,7 +54,7 @@ pub static PROFILE: Profile = Profile {
         reserved_tag_prefixes: &nlb::RESERVED_TAG_PREFIXES,
     }),
     offline: Some(Offline {
-        service: |fe| super::desired(fe, &Default::default()),
+        service: |fe, _| super::desired(fe, &Default::default()),
         group: Some(|g| super::alb::desired_group(g, &Default::default())),
         plan: super::plan,
     }),

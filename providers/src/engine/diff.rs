@@ -3,7 +3,7 @@
 //! before a single call, and `berth plan` shows it), and which kinds are shared (never deleted
 //! by one owner's plan).
 
-use super::kind::{Kinds, Ownership};
+use super::kind::Kinds;
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Observed, Plan, Resource};
 use serde_json::{Map, Value};
@@ -22,7 +22,7 @@ pub fn diff(desired: &[Resource], observed: &Observed, kinds: &Kinds) -> Result<
     for d in desired {
         wanted.insert((d.kind.as_str(), d.name.as_str()));
         let spec = kinds.get(&d.kind);
-        let shared = spec.ownership == Ownership::Shared;
+        let shared = spec.is_shared(&d.properties);
         let mut props = d.properties.clone();
         resolve_refs(&mut props, &ids);
         match observed.find(&d.kind, &d.name) {
@@ -88,7 +88,11 @@ pub fn diff(desired: &[Resource], observed: &Observed, kinds: &Kinds) -> Result<
         .resources
         .iter()
         .filter(|o| !wanted.contains(&(o.resource.kind.as_str(), o.resource.name.as_str())))
-        .filter(|o| kinds.get(&o.resource.kind).ownership == Ownership::Owned)
+        .filter(|o| {
+            !kinds
+                .get(&o.resource.kind)
+                .is_shared(&o.resource.properties)
+        })
         .map(|o| Change {
             action: Action::Delete,
             kind: o.resource.kind.clone(),
@@ -237,5 +241,20 @@ mod tests {
             json["changes"][0].get("shared").is_none(),
             "owned changes do not say so"
         );
+    }
+
+    #[test]
+    fn a_resource_marked_shared_by_its_properties_is_never_deleted_by_one_plan() {
+        let kinds = Kinds::new(vec![KindSpec::new("Check")
+            .shared_if(|p| p.get("Owner").and_then(Value::as_str) == Some("cluster"))]);
+        let common = res("Check", "common", json!({"Owner": "cluster"}));
+        let own = res("Check", "own", json!({"Owner": "svc"}));
+        let p = diff(&[common.clone(), own.clone()], &Observed::default(), &kinds).unwrap();
+        let shared: Vec<bool> = p.changes.iter().map(|c| c.shared).collect();
+        assert_eq!(shared, [true, false]);
+        let o = observed(&[("id-common", common), ("id-own", own)]);
+        let p = diff(&[], &o, &kinds).unwrap();
+        let deleted: Vec<&str> = p.changes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(deleted, ["own"]);
     }
 }

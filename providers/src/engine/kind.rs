@@ -17,10 +17,15 @@ pub enum Compare {
     /// By the value's shape: [`Compare::KeyValueSubset`] for a non-empty list of `{Key, Value}`,
     /// [`Compare::Multiset`] for other lists, [`Compare::Exact`] otherwise.
     Shape,
+    /// What berth asked for is there: objects have every desired field (recursively; fields
+    /// the cloud filled in with defaults are not differences), lists have as many elements,
+    /// each matched by one observed element in any order, other values are equal. GCP answers
+    /// with its defaults filled in (`proxyHeader: NONE`, a backend's `capacityScaler`).
+    Within,
 }
 
 /// Who a resource belongs to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default)]
 pub enum Ownership {
     /// Created and deleted by one object's plan.
     #[default]
@@ -28,9 +33,12 @@ pub enum Ownership {
     /// Used by several objects (Azure's cluster load balancer, GCP's instance groups): created
     /// when missing, never deleted by one object's plan; only its owned parts change.
     Shared,
+    /// Shared when its properties say so (GCP: a health check every Service of the cluster
+    /// uses is marked so in its description), owned otherwise.
+    SharedIf(fn(&serde_json::Map<String, Value>) -> bool),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct KindSpec {
     /// The kind's name in plans (CloudFormation's type name on AWS).
     pub kind: String,
@@ -39,8 +47,10 @@ pub struct KindSpec {
     pub ownership: Ownership,
     /// The properties the cloud changes in place; `None`: all of them.
     pub mutable: Option<Vec<String>>,
-    /// How each property compares; unlisted ones by [`Compare::Shape`].
+    /// How each property compares; unlisted ones by [`Self::otherwise`].
     pub compare: BTreeMap<String, Compare>,
+    /// How unlisted properties compare ([`Compare::Shape`] unless set).
+    pub otherwise: Option<Compare>,
 }
 
 impl KindSpec {
@@ -71,6 +81,27 @@ impl KindSpec {
         self
     }
 
+    pub fn shared_if(mut self, marked: fn(&serde_json::Map<String, Value>) -> bool) -> Self {
+        self.ownership = Ownership::SharedIf(marked);
+        self
+    }
+
+    /// Whether a resource of this kind with these properties is shared (never deleted by one
+    /// object's plan).
+    pub fn is_shared(&self, properties: &serde_json::Map<String, Value>) -> bool {
+        match self.ownership {
+            Ownership::Owned => false,
+            Ownership::Shared => true,
+            Ownership::SharedIf(marked) => marked(properties),
+        }
+    }
+
+    /// How the properties not given a [`Self::compare`] compare.
+    pub fn otherwise(mut self, how: Compare) -> Self {
+        self.otherwise = Some(how);
+        self
+    }
+
     pub fn is_mutable(&self, property: &str) -> bool {
         self.mutable
             .as_ref()
@@ -83,6 +114,7 @@ impl KindSpec {
             .compare
             .get(property)
             .copied()
+            .or(self.otherwise)
             .unwrap_or(Compare::Shape);
         same(how, desired, observed)
     }
@@ -90,7 +122,7 @@ impl KindSpec {
 
 /// The kinds of one cloud, in creation order (dependencies first): creates run forward through
 /// this order, deletes backward. Kinds not listed sort last and compare by shape.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Kinds {
     specs: Vec<KindSpec>,
     fallback: KindSpec,
@@ -146,6 +178,9 @@ pub fn same(how: Compare, desired: &Value, observed: Option<&Value>) -> bool {
         (Compare::Shape, _, _) => Compare::Exact,
         (h, _, _) => h,
     };
+    if how == Compare::Within {
+        return within(desired, observed);
+    }
     match (how, desired, observed) {
         (Compare::KeyValueSubset, Value::Array(d), Value::Array(o)) => {
             let have: BTreeMap<&str, &Value> = o
@@ -163,6 +198,27 @@ pub fn same(how: Compare, desired: &Value, observed: Option<&Value>) -> bool {
             ds.sort();
             os.sort();
             ds == os
+        }
+        _ => desired == observed,
+    }
+}
+
+/// [`Compare::Within`].
+fn within(desired: &Value, observed: &Value) -> bool {
+    match (desired, observed) {
+        (Value::Object(d), Value::Object(o)) => d.iter().all(|(k, v)| match o.get(k) {
+            Some(ov) => within(v, ov),
+            None => v.is_null(),
+        }),
+        (Value::Array(d), Value::Array(o)) => {
+            if d.len() != o.len() {
+                return false;
+            }
+            let mut free = vec![true; o.len()];
+            d.iter().all(|dv| {
+                let hit = (0..o.len()).find(|&i| free[i] && within(dv, &o[i]));
+                hit.map(|i| free[i] = false).is_some()
+            })
         }
         _ => desired == observed,
     }
@@ -214,6 +270,32 @@ mod tests {
             ),
             (Compare::Shape, json!({"a": 1}), Some(json!({"a": 1})), true),
             (Compare::Exact, json!(null), None, true),
+            (
+                Compare::Within,
+                json!({"port": 1, "list": [{"a": 1}, {"a": 2}]}),
+                Some(
+                    json!({"port": 1, "proxyHeader": "NONE", "list": [{"a": 2, "x": 0}, {"a": 1}]}),
+                ),
+                true,
+            ),
+            (
+                Compare::Within,
+                json!({"port": 1}),
+                Some(json!({"port": 2})),
+                false,
+            ),
+            (
+                Compare::Within,
+                json!([{"a": 1}]),
+                Some(json!([{"a": 1}, {"a": 1}])),
+                false,
+            ),
+            (
+                Compare::Within,
+                json!([{"a": 1}, {"a": 1}]),
+                Some(json!([{"a": 1}, {"a": 2}])),
+                false,
+            ),
             (Compare::Exact, json!(1), None, false),
         ];
         for (how, d, o, want) in cases {

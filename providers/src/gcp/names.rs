@@ -109,6 +109,16 @@ fn suffixed(name: &str, suffix: &str) -> String {
     format!("{}{suffix}", &name[..name.len().min(keep)])
 }
 
+/// A comma-separated list of names (addresses, network tags), blanks dropped.
+pub fn comma_list(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Whether `s` is a valid GCP resource name.
 pub fn is_rfc1035(s: &str) -> bool {
     !s.is_empty()

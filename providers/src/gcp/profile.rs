@@ -22,5 +22,9 @@ pub static PROFILE: Profile = Profile {
         backend_annotation_prefix: None,
     }),
     policy: None,
-    offline: None,
+    offline: Some(Offline {
+        service: super::desired,
+        group: None,
+        plan: super::plan,
+    }),
 };

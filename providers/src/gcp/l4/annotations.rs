@@ -141,14 +141,7 @@ pub fn parse(fe: &Frontend) -> Result<L4Annotations> {
         Some(v) if v.eq_ignore_ascii_case("false") => false,
         Some(v) => return Err(err(fe, GLOBAL_ACCESS, v, "expected true or false")),
     };
-    let ip_addresses: Vec<String> = get(fe, IP_ADDRESSES)
-        .map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let ip_addresses = crate::gcp::names::comma_list(get(fe, IP_ADDRESSES));
     if let Some(bad) = ip_addresses
         .iter()
         .find(|a| !crate::gcp::names::is_rfc1035(a))

@@ -1,0 +1,172 @@
+//! The calls of the named kinds (health checks, firewalls, backend services, forwarding rules):
+//! get by name, insert, patch, delete, each body converted between the plan's JSON (the
+//! discovery document's names) and the client's typed model by serde, so what a plan shows is
+//! what is sent. Instance groups, zonal and with members, are in `instance_group.rs`.
+
+use super::*;
+use crate::error::{Error, Result};
+use crate::gcp::client::GcpProvider;
+use crate::gcp::operation::Scope;
+use google_cloud_compute_v1::model::{
+    BackendService, Firewall, ForwardingRule, HealthCheck, Operation,
+};
+
+/// One named kind's get / insert / patch / delete: its client, model, name setter, metric
+/// label, and `set_region` when it is regional.
+macro_rules! named_kind {
+    ($module:ident, $client:ident, $model:ty, $set:ident, $label:literal $(, $region:ident)?) => {
+        mod $module {
+            use super::*;
+
+            pub async fn get(p: &GcpProvider, name: &str) -> Result<Option<Map<String, Value>>> {
+                let c = &p.clients.$client;
+                let got = p
+                    .call_unless_absent(concat!("Get", $label), || {
+                        c.get().set_project(&p.project)$(.$region(&p.region))?.$set(name).send()
+                    })
+                    .await?;
+                Ok(got.map(|m| json(&m)))
+            }
+
+            pub async fn insert(p: &GcpProvider, kind: &str, props: &Map<String, Value>) -> Result<Operation> {
+                let (c, b): (_, $model) = (&p.clients.$client, body(kind, props)?);
+                p.call(concat!("Insert", $label), || {
+                    c.insert().set_project(&p.project)$(.$region(&p.region))?.set_body(b.clone()).send()
+                })
+                .await
+            }
+
+            pub async fn patch(p: &GcpProvider, kind: &str, name: &str, props: &Map<String, Value>) -> Result<Operation> {
+                let (c, b): (_, $model) = (&p.clients.$client, body(kind, props)?);
+                p.call(concat!("Patch", $label), || {
+                    c.patch().set_project(&p.project)$(.$region(&p.region))?.$set(name).set_body(b.clone()).send()
+                })
+                .await
+            }
+
+            pub async fn delete(p: &GcpProvider, name: &str) -> Result<Option<Operation>> {
+                let c = &p.clients.$client;
+                p.call_unless_absent(concat!("Delete", $label), || {
+                    c.delete().set_project(&p.project)$(.$region(&p.region))?.$set(name).send()
+                })
+                .await
+            }
+        }
+    };
+}
+
+named_kind!(
+    health_check,
+    health_checks,
+    HealthCheck,
+    set_health_check,
+    "RegionHealthCheck",
+    set_region
+);
+named_kind!(firewall, firewalls, Firewall, set_firewall, "Firewall");
+named_kind!(
+    backend_service,
+    backend_services,
+    BackendService,
+    set_backend_service,
+    "RegionBackendService",
+    set_region
+);
+named_kind!(
+    forwarding_rule,
+    forwarding_rules,
+    ForwardingRule,
+    set_forwarding_rule,
+    "ForwardingRule",
+    set_region
+);
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// A plan's properties as the client's model of the body.
+pub(crate) fn body<T: DeserializeOwned>(kind: &str, properties: &Map<String, Value>) -> Result<T> {
+    serde_json::from_value(Value::Object(properties.clone())).map_err(|e| {
+        Error::Bug(format!(
+            "{kind}: the planned body does not fit the API's model: {e}"
+        ))
+    })
+}
+
+/// A model as the discovery document's JSON.
+pub(crate) fn json<T: serde::Serialize>(model: &T) -> Map<String, Value> {
+    match serde_json::to_value(model) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Where a named kind's operations live.
+pub(crate) fn scope(kind: &str) -> Scope {
+    match kind {
+        FIREWALL => Scope::Global,
+        _ => Scope::Regional,
+    }
+}
+
+fn unknown(kind: &str) -> Error {
+    Error::Bug(format!("{kind} is not a named Compute kind berth handles"))
+}
+
+impl GcpProvider {
+    /// The resource named `name`, as JSON; `None` when there is none.
+    pub(crate) async fn get_named(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<Map<String, Value>>> {
+        match kind {
+            REGION_HEALTH_CHECK => health_check::get(self, name).await,
+            FIREWALL => firewall::get(self, name).await,
+            REGION_BACKEND_SERVICE => backend_service::get(self, name).await,
+            FORWARDING_RULE => forwarding_rule::get(self, name).await,
+            other => Err(unknown(other)),
+        }
+    }
+
+    pub(crate) async fn insert_named(
+        &self,
+        kind: &str,
+        props: &Map<String, Value>,
+    ) -> Result<Operation> {
+        match kind {
+            REGION_HEALTH_CHECK => health_check::insert(self, kind, props).await,
+            FIREWALL => firewall::insert(self, kind, props).await,
+            REGION_BACKEND_SERVICE => backend_service::insert(self, kind, props).await,
+            FORWARDING_RULE => forwarding_rule::insert(self, kind, props).await,
+            other => Err(unknown(other)),
+        }
+    }
+
+    /// A merge patch with the changed properties (and, where the kind has one, the current
+    /// fingerprint: a stale one is refused with 412, and the caller re-reads).
+    pub(crate) async fn patch_named(
+        &self,
+        kind: &str,
+        name: &str,
+        props: &Map<String, Value>,
+    ) -> Result<Operation> {
+        match kind {
+            REGION_HEALTH_CHECK => health_check::patch(self, kind, name, props).await,
+            FIREWALL => firewall::patch(self, kind, name, props).await,
+            REGION_BACKEND_SERVICE => backend_service::patch(self, kind, name, props).await,
+            FORWARDING_RULE => forwarding_rule::patch(self, kind, name, props).await,
+            other => Err(unknown(other)),
+        }
+    }
+
+    /// `None`: it was already gone.
+    pub(crate) async fn delete_named(&self, kind: &str, name: &str) -> Result<Option<Operation>> {
+        match kind {
+            REGION_HEALTH_CHECK => health_check::delete(self, name).await,
+            FIREWALL => firewall::delete(self, name).await,
+            REGION_BACKEND_SERVICE => backend_service::delete(self, name).await,
+            FORWARDING_RULE => forwarding_rule::delete(self, name).await,
+            other => Err(unknown(other)),
+        }
+    }
+}
