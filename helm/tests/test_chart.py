@@ -117,10 +117,35 @@ def test_cloud_aws_renders():
     assert args(objs({"cloud": "aws"}))[:3] == ["run", "--cloud=aws", "--cluster-name=prod-eu1"]
 
 
-@pytest.mark.parametrize("cloud", ["gcp", "azure"])
-def test_cloud_not_implemented_fails_with_a_clear_message(cloud):
-    with pytest.raises(helm.HelmRenderError, match=rf"cloud={cloud} is not implemented yet: .*AWS load balancers only \(set cloud: aws\)"):
-        objs({"cloud": cloud})
+def test_cloud_not_implemented_fails_with_a_clear_message():
+    with pytest.raises(helm.HelmRenderError, match=r"cloud=azure is not implemented yet: .*AWS and GCP load balancers \(set cloud: aws or gcp\)"):
+        objs({"cloud": "azure"})
+
+
+GCP = {"cloud": "gcp", "gcp": {"project": "shop-prod", "region": "europe-west1", "nodeTags": ["gke-prod-1a2b3c4d-node"]}}
+
+
+def test_cloud_gcp_renders_its_settings_and_workload_identity():
+    o = objs({**GCP, "region": "eu-west-1", "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "berth@shop-prod.iam.gserviceaccount.com"}}})
+    a = args(o)
+    assert a[:3] == ["run", "--cloud=gcp", "--cluster-name=prod-eu1"]
+    for want in ["--gcp-project=shop-prod", "--gcp-region=europe-west1", "--gcp-node-tags=gke-prod-1a2b3c4d-node", "--disable-ingress"]:
+        assert want in a, a
+    assert not any(x.startswith("--load-balancer-class") for x in a), "the cloud's default classes"
+    assert not any(x.startswith("--gcp-network") for x in a)
+    env = {e["name"] for e in container(o).get("env", [])}
+    assert "AWS_REGION" not in env, "region is AWS's"
+    sa = one(o, "ServiceAccount")
+    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] == "berth@shop-prod.iam.gserviceaccount.com"
+    a = args(objs({**GCP, "gcp": {**GCP["gcp"], "network": "vpc-1", "subnetwork": "nodes"}}))
+    assert "--gcp-network=vpc-1" in a and "--gcp-subnetwork=nodes" in a, a
+
+
+@pytest.mark.parametrize("missing", ["project", "region", "nodeTags"])
+def test_cloud_gcp_without_a_required_setting_says_which(missing):
+    gcp = {k: v for k, v in GCP["gcp"].items() if k != missing}
+    with pytest.raises(helm.HelmRenderError, match=rf"gcp.{missing} is required with cloud: gcp"):
+        objs({**GCP, "gcp": gcp})
 
 
 # ------------------------------------------------------------------ RBAC
@@ -209,7 +234,6 @@ def test_default_args():
         "run",
         "--cloud=aws",
         "--cluster-name=prod-eu1",
-        "--load-balancer-class=berth.dev/aws-nlb,service.k8s.aws/nlb",
         "--metrics-addr=0.0.0.0:8080",
         "--resync=5m",
         "--leader-election-namespace=$(POD_NAMESPACE)",
@@ -406,6 +430,9 @@ BAD = {
     "no classes": ({**BASE, "loadBalancerClasses": []}, "loadBalancerClasses"),
     "class with a comma": ({**BASE, "loadBalancerClasses": ["a,b"]}, "loadBalancerClasses"),
     "misspelt top-level key": ({**BASE, "replica": 2}, "replica"),
+    "bad gcp project": ({**BASE, "gcp": {"project": "Shop_Prod"}}, "project"),
+    "bad gcp node tag": ({**BASE, "gcp": {"nodeTags": ["Not A Tag"]}}, "nodeTags"),
+    "unknown gcp key": ({**BASE, "gcp": {"zone": "a"}}, "zone"),
     "nodeSelector as a map": ({**BASE, "nodeSelector": {"pool": "edge"}}, "nodeSelector"),
     "bad watchNamespace": ({**BASE, "watchNamespace": "Shop"}, "watchNamespace"),
 }
@@ -438,3 +465,19 @@ tolerations:
     operator: Exists
 """)
     assert one(render(values), "ServiceMonitor")
+
+
+def notes(values):
+    with helm.Chart.load(CHART) as chart:
+        out = chart.render({**BASE, **values}, name="berth", namespace="kube-system", is_install=True)
+    (text,) = [v for k, v in out.items() if k.endswith("NOTES.txt")]
+    return text
+
+
+def test_notes_name_the_cloud_s_classes_and_credentials():
+    aws = notes({})
+    assert "[berth.dev/aws-nlb, service.k8s.aws/nlb]" in aws and "aws-load-balancer-type" in aws
+    assert "eks\\.amazonaws\\.com/role-arn" in aws or "eks.amazonaws.com/role-arn" in aws.replace("\\", "")
+    gcp = notes(GCP)
+    assert "[berth.dev/gce-l4]" in gcp and "aws-load-balancer-type" not in gcp, gcp
+    assert "iam-policy --cloud gcp" in gcp and "gcp-service-account" in gcp.replace("\\", ""), gcp

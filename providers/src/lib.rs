@@ -11,6 +11,8 @@ pub mod engine;
 pub mod error;
 pub mod frontend;
 pub mod ingress;
+#[cfg(any(feature = "aws", feature = "gcp"))]
+pub mod limit;
 pub mod metrics;
 pub mod naming;
 pub mod plan;

@@ -127,7 +127,7 @@ impl Settings {
 /// and default facts.
 pub struct Offline {
     pub service: fn(&Frontend, &Settings) -> Result<Vec<Resource>>,
-    pub group: Option<fn(&IngressGroup) -> GroupDesired>,
+    pub group: Option<fn(&IngressGroup, &Settings) -> GroupDesired>,
     pub plan: fn(&[Resource], &Observed) -> Result<Plan>,
 }
 

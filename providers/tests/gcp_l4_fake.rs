@@ -79,6 +79,25 @@ async fn delete(p: &GcpProvider, fe: &Frontend) -> providers::Result<(Plan, Appl
     Ok((plan, out))
 }
 
+/// The fake's resources whose description contains `needle`, by key.
+fn described(fake: &Fake, needle: &str) -> Vec<String> {
+    let has = |v: &serde_json::Value| {
+        v["description"]
+            .as_str()
+            .is_some_and(|d| d.contains(needle))
+    };
+    fake.resources()
+        .into_iter()
+        .filter(|(_, v)| has(v))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// The calls a counter saw, by name.
+fn ops(calls: &CallCounter) -> Vec<String> {
+    calls.snapshot().into_keys().map(|k| k.1).collect()
+}
+
 /// The fake's resources whose path contains `part`.
 fn stored(fake: &Fake, part: &str) -> Vec<(String, serde_json::Value)> {
     fake.resources()
@@ -93,6 +112,7 @@ async fn create_no_op_update_delete() {
     let calls = Arc::new(CallCounter::default());
     let p = provider(&fake, calls.clone()).await;
     let mut fe = service("web");
+    let mut seen = std::collections::BTreeSet::new();
 
     let (plan, out) = converge(&p, &fe).await.unwrap();
     assert_eq!(plan.changes.len(), 9, "{plan:#?}");
@@ -110,6 +130,7 @@ async fn create_no_op_update_delete() {
         .contains("\"berth.dev/owner\":\"Service shop/web\""));
 
     // A second pass: nothing to do, no mutating call.
+    seen.extend(ops(&calls));
     calls.reset();
     let (plan, out) = converge(&p, &fe).await.unwrap();
     assert!(plan.is_empty(), "{plan:#?}");
@@ -158,13 +179,19 @@ async fn create_no_op_update_delete() {
     // A port change needs a new forwarding rule: refused by the plan, before any call.
     let mut moved = fe.clone();
     moved.ports[0].port = 8080;
+    seen.extend(ops(&calls));
     calls.reset();
     let e = converge(&p, &moved).await.unwrap_err();
     assert_eq!(e.reason(), "ReplacementNeeded", "{e}");
     assert_eq!(calls.mutating(), 0);
 
+    // A second Service shares the cluster's instance groups and health check.
+    let api = service("api");
+    converge(&p, &api).await.unwrap();
+
     // Deleted: the Service's own resources go (forwarding rule first); the cluster's instance
-    // groups and shared health check stay for the other Services.
+    // groups and shared health check stay for the other Service.
+    seen.extend(ops(&calls));
     calls.reset();
     let (plan, _) = delete(&p, &fe).await.unwrap();
     let order: Vec<&str> = plan.changes.iter().map(|c| c.kind.as_str()).collect();
@@ -181,16 +208,7 @@ async fn create_no_op_update_delete() {
         calls.total(),
         calls.mutating()
     );
-    let left: Vec<String> = fake
-        .resources()
-        .into_iter()
-        .filter(|(_, v)| {
-            v["description"]
-                .as_str()
-                .is_some_and(|d| d.contains("Service shop/web"))
-        })
-        .map(|(k, _)| k)
-        .collect();
+    let left = described(&fake, "Service shop/web");
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(stored(&fake, "/instanceGroups/").len(), 2);
     assert_eq!(
@@ -202,6 +220,19 @@ async fn create_no_op_update_delete() {
         delete(&p, &fe).await.unwrap().0.is_empty(),
         "nothing left to delete"
     );
+
+    // The last Service goes: the cluster's shared resources go with it.
+    delete(&p, &api).await.unwrap();
+    let left = described(&fake, "berth.dev/cluster");
+    assert!(left.is_empty(), "nothing of berth's is left: {left:?}");
+    // Every call made above has its IAM permissions in the custom role.
+    seen.extend(ops(&calls));
+    for call in &seen {
+        assert!(
+            providers::gcp::permissions::of(call).is_some(),
+            "{call} has no permissions entry"
+        );
+    }
     assert!(
         fake.schema_violations().is_empty(),
         "{:?}",
@@ -296,4 +327,43 @@ async fn faults_end_in_convergence_or_a_clear_error_never_a_hang() {
         "{:?}",
         fake.schema_violations()
     );
+}
+
+#[tokio::test]
+async fn a_reserved_address_is_used_and_a_second_pass_is_a_no_op() {
+    let fake = Fake::start().await;
+    let calls = Arc::new(CallCounter::default());
+    let p = provider(&fake, calls.clone()).await;
+    let creds = google_cloud_auth::credentials::anonymous::Builder::new().build();
+    let addresses = google_cloud_compute_v1::client::Addresses::builder()
+        .with_endpoint(fake.url())
+        .with_credentials(creds)
+        .build()
+        .await
+        .unwrap();
+    let body = google_cloud_compute_v1::model::Address::new()
+        .set_name("web-ip")
+        .set_address("192.0.2.10");
+    addresses
+        .insert()
+        .set_project(PROJECT)
+        .set_region("us-central1")
+        .set_body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut fe = service("web");
+    fe.annotations.insert(
+        "networking.gke.io/load-balancer-ip-addresses".into(),
+        "web-ip".into(),
+    );
+    let (_, out) = converge(&p, &fe).await.unwrap();
+    assert_eq!(out.address, Some(Address::Ip("192.0.2.10".into())));
+    calls.reset();
+    let (plan, _) = converge(&p, &fe).await.unwrap();
+    assert!(
+        plan.is_empty(),
+        "the rule holds the address asked for: {plan:#?}"
+    );
+    assert_eq!(calls.mutating(), 0);
 }

@@ -30,7 +30,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* Fails the render for a cloud berth does not implement yet (the schema lists all three). */}}
 {{- define "berth.checkCloud" -}}
-{{- if ne .Values.cloud "aws" -}}
-{{- fail (printf "cloud=%s is not implemented yet: berth %s provisions AWS load balancers only (set cloud: aws)" .Values.cloud .Chart.AppVersion) -}}
+{{- if not (has .Values.cloud (list "aws" "gcp")) -}}
+{{- fail (printf "cloud=%s is not implemented yet: berth %s provisions AWS and GCP load balancers (set cloud: aws or gcp)" .Values.cloud .Chart.AppVersion) -}}
 {{- end -}}
 {{- end -}}

@@ -120,7 +120,7 @@ pub struct Live<'a> {
 }
 
 /// The provider that talks to the cloud, from the standard environment of that cloud's SDK.
-#[cfg_attr(not(feature = "aws"), allow(unused_variables))]
+#[cfg_attr(not(any(feature = "aws", feature = "gcp")), allow(unused_variables))]
 pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dyn Provider>> {
     match cloud {
         #[cfg(feature = "aws")]
@@ -157,6 +157,10 @@ pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dy
                 providers::gcp::Timeouts::default(),
             )
             .await?;
+            let p = match live.rate {
+                Some((qps, burst)) => p.with_rate_limit(qps, burst),
+                None => p,
+            };
             Ok(Arc::new(p))
         }
         #[allow(unreachable_patterns)]
@@ -164,12 +168,15 @@ pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dy
     }
 }
 
-/// The least-privilege policy for the calls berth makes on the cloud.
-#[cfg_attr(not(feature = "aws"), allow(unused_variables))]
+/// The least-privilege policy for the calls berth makes on the cloud (AWS: an IAM policy; GCP:
+/// a custom role).
+#[cfg_attr(not(any(feature = "aws", feature = "gcp")), allow(unused_variables))]
 pub fn iam_policy(cloud: Cloud, cluster: &str) -> crate::Result<serde_json::Value> {
     match cloud {
         #[cfg(feature = "aws")]
         Cloud::Aws => Ok(providers::aws::operations::iam_policy(cluster)),
+        #[cfg(feature = "gcp")]
+        Cloud::Gcp => Ok(providers::gcp::permissions::custom_role(cluster)),
         #[allow(unreachable_patterns)]
         other => Err(not_built(other)),
     }
@@ -203,13 +210,24 @@ mod tests {
         assert_eq!(Cloud::default_for_build(), Cloud::value_variants()[0]);
     }
 
-    #[cfg(feature = "gcp")]
+    #[cfg(feature = "azure")]
     #[test]
     fn a_cloud_without_a_provider_says_so() {
-        let e = iam_policy(Cloud::Gcp, "c").unwrap_err().to_string();
+        let e = iam_policy(Cloud::Azure, "c").unwrap_err().to_string();
         assert!(
-            e.contains("--cloud gcp") && e.contains("provider does not exist yet"),
+            e.contains("--cloud azure") && e.contains("provider does not exist yet"),
             "{e}"
+        );
+    }
+
+    #[cfg(feature = "gcp")]
+    #[test]
+    fn gcp_s_policy_is_a_custom_role() {
+        let role = iam_policy(Cloud::Gcp, "c").unwrap();
+        let perms = role["includedPermissions"].as_array().unwrap();
+        assert!(
+            perms.iter().any(|p| p == "compute.forwardingRules.create"),
+            "{role}"
         );
     }
 }

@@ -319,7 +319,7 @@ pub fn plan_offline_against(
     for group in snapshot(manifests, cluster).groups(&sel) {
         let result = match offline.group {
             Some(desired_group) => {
-                let d = desired_group(&group);
+                let d = desired_group(&group, settings);
                 if d.converge() {
                     (offline.plan)(&d.resources, observed).map(|p| (Some(p), d.rejected))
                 } else {

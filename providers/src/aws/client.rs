@@ -12,7 +12,6 @@ use aws_sdk_elasticloadbalancingv2::config::timeout::TimeoutConfig;
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +67,7 @@ pub struct AwsProvider {
     backoff: ExponentialBuilder,
     deadline: Duration,
     /// Shared by every worker: a burst of Services must not exhaust the account's API quota.
-    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    limiter: Option<crate::limit::Limiter>,
     /// The cluster's berth-owned load balancers and target groups (see [`super::inventory`]).
     pub(crate) inventory: Inventory<super::inventory::Entry>,
 }
@@ -163,14 +162,11 @@ impl AwsProvider {
 
     /// At most `per_second` calls a second, `burst` at once after a quiet period.
     pub fn with_rate_limit(self, per_second: u32, burst: u32) -> Self {
-        let quota =
-            governor::Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        self.with_quota(quota)
+        self.with_quota(crate::limit::per_second(per_second, burst))
     }
 
     fn with_quota(mut self, quota: governor::Quota) -> Self {
-        self.limiter = Some(Arc::new(governor::RateLimiter::direct(quota)));
+        self.limiter = Some(crate::limit::limiter(quota));
         self
     }
 
@@ -387,6 +383,7 @@ mod tests {
     use crate::aws::operations;
     use crate::metrics::CallCounter;
     use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsError;
+    use std::num::NonZeroU32;
 
     #[tokio::test]
     async fn every_call_takes_a_token_from_the_shared_bucket_and_is_counted() {

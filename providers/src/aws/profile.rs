@@ -55,7 +55,7 @@ pub static PROFILE: Profile = Profile {
     }),
     offline: Some(Offline {
         service: |fe, _| super::desired(fe, &Default::default()),
-        group: Some(|g| super::alb::desired_group(g, &Default::default())),
+        group: Some(|g, _| super::alb::desired_group(g, &Default::default())),
         plan: super::plan,
     }),
 };

@@ -22,6 +22,10 @@ pub enum Compare {
     /// each matched by one observed element in any order, other values are equal. GCP answers
     /// with its defaults filled in (`proxyHeader: NONE`, a backend's `capacityScaler`).
     Within,
+    /// A list the resource shares with others (an instance group's named ports): every desired
+    /// element is [`Compare::Within`] some observed one; elements others added are not
+    /// differences (and an update adds, never removes them).
+    Includes,
 }
 
 /// Who a resource belongs to.
@@ -181,6 +185,9 @@ pub fn same(how: Compare, desired: &Value, observed: Option<&Value>) -> bool {
     if how == Compare::Within {
         return within(desired, observed);
     }
+    if let (Compare::Includes, Value::Array(d), Value::Array(o)) = (how, desired, observed) {
+        return d.iter().all(|dv| o.iter().any(|ov| within(dv, ov)));
+    }
     match (how, desired, observed) {
         (Compare::KeyValueSubset, Value::Array(d), Value::Array(o)) => {
             let have: BTreeMap<&str, &Value> = o
@@ -282,6 +289,18 @@ mod tests {
                 Compare::Within,
                 json!({"port": 1}),
                 Some(json!({"port": 2})),
+                false,
+            ),
+            (
+                Compare::Includes,
+                json!([{"p": 1}]),
+                Some(json!([{"p": 2}, {"p": 1, "x": 0}])),
+                true,
+            ),
+            (
+                Compare::Includes,
+                json!([{"p": 3}]),
+                Some(json!([{"p": 2}, {"p": 1}])),
                 false,
             ),
             (

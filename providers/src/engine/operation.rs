@@ -7,9 +7,11 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Polls `poll` (which says whether the operation is finished, or fails it) every `interval`
-/// until it is done or `deadline` has passed; then the operation is [`Progress::Pending`],
-/// described by `what`, and the next reconcile looks again.
+/// Polls `poll` (which says whether the operation is finished, or fails it) until it is done or
+/// `deadline` has passed; then the operation is [`Progress::Pending`], described by `what`, and
+/// the next reconcile looks again. Polls soon at first (a sixteenth of `interval`), then ever
+/// less often, doubling up to `interval`: most operations finish within seconds, and a long one
+/// costs few polls.
 pub async fn wait<F, Fut>(
     what: &str,
     deadline: Duration,
@@ -21,6 +23,7 @@ where
     Fut: Future<Output = Result<bool>>,
 {
     let end = Instant::now() + deadline;
+    let mut delay = (interval / 16).max(Duration::from_millis(10)).min(interval);
     loop {
         if poll().await? {
             return Ok(Progress::Done);
@@ -31,7 +34,8 @@ where
                 "{what} still running after {deadline:?}; checked again at the next reconcile"
             )));
         }
-        tokio::time::sleep(interval.min(end - now)).await;
+        tokio::time::sleep(delay.min(end - now)).await;
+        delay = (delay * 2).min(interval);
     }
 }
 

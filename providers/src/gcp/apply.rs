@@ -163,9 +163,17 @@ impl Executor for GcpProvider {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or(&c.name);
-        match self.delete_named(&c.kind, name).await? {
-            None => Ok(Progress::Done),
-            Some(op) => self.wait(&what(c), scope(&c.kind), op).await,
+        let progress = match self.delete_named(&c.kind, name).await? {
+            None => Progress::Done,
+            Some(op) => self.wait(&what(c), scope(&c.kind), op).await?,
+        };
+        if progress == Progress::Done && c.kind == REGION_BACKEND_SERVICE {
+            // The last user of a shared resource takes it along; a failure here must not
+            // keep the Service (its own resources are gone), so it is reported and left.
+            if let Err(e) = self.release(&c.properties).await {
+                tracing::warn!(backend_service = %c.name, error = %e, "shared resources of the cluster left in place");
+            }
         }
+        Ok(progress)
     }
 }

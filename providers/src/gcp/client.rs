@@ -9,7 +9,8 @@ use crate::metrics::{CallRecorder, Outcome};
 use crate::profile::Settings;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_compute_v1::client::{
-    Firewalls, ForwardingRules, InstanceGroups, RegionBackendServices, RegionHealthChecks,
+    Addresses, Firewalls, ForwardingRules, InstanceGroups, RegionBackendServices,
+    RegionHealthChecks,
 };
 use google_cloud_gax::error::Error as GaxError;
 use std::future::Future;
@@ -50,6 +51,7 @@ pub(crate) struct Clients {
     pub firewalls: Firewalls,
     pub forwarding_rules: ForwardingRules,
     pub instance_groups: InstanceGroups,
+    pub addresses: Addresses,
 }
 
 /// The GCP provider: passthrough Network Load Balancers for Services, through Compute.
@@ -62,6 +64,8 @@ pub struct GcpProvider {
     recorder: Arc<dyn CallRecorder>,
     backoff: ExponentialBuilder,
     pub(crate) timeouts: Timeouts,
+    /// Shared by every worker (`--cloud-api-qps`, `--cloud-api-burst`).
+    limiter: Option<crate::limit::Limiter>,
 }
 
 impl std::fmt::Debug for GcpProvider {
@@ -129,6 +133,7 @@ impl GcpProvider {
             firewalls: client!(Firewalls, endpoint, creds, a),
             forwarding_rules: client!(ForwardingRules, endpoint, creds, a),
             instance_groups: client!(InstanceGroups, endpoint, creds, a),
+            addresses: client!(Addresses, endpoint, creds, a),
         };
         Ok(GcpProvider {
             clients,
@@ -143,7 +148,16 @@ impl GcpProvider {
                 .with_max_times(3)
                 .with_jitter(),
             timeouts,
+            limiter: None,
         })
+    }
+
+    /// At most `per_second` Compute calls a second, `burst` at once.
+    pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.limiter = Some(crate::limit::limiter(crate::limit::per_second(
+            per_second, burst,
+        )));
+        self
     }
 
     /// Faster retries (tests).
@@ -197,6 +211,9 @@ impl GcpProvider {
         let attempts = async {
             let mut delays = self.backoff.build();
             loop {
+                if let Some(l) = &self.limiter {
+                    l.until_ready().await;
+                }
                 match f().await {
                     Ok(v) => {
                         self.recorder.record(SERVICE, op, Outcome::Success);
@@ -232,13 +249,27 @@ impl GcpProvider {
     }
 }
 
-/// Client error -> berth error, with Compute's HTTP status when it answered.
+/// Compute's reason for a refusal (`resourceInUseByAnotherResource`, `alreadyExists`), from
+/// the error body's `error.errors[0].reason`.
+fn reason(e: &GaxError) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(e.http_payload()?).ok()?;
+    Some(body["error"]["errors"][0]["reason"].as_str()?.to_string())
+}
+
+/// The refusal of a delete whose resource another one still references.
+pub(crate) const IN_USE: &str = "resourceInUseByAnotherResource";
+
+/// Client error -> berth error, with Compute's HTTP status when it answered; the message ends
+/// with Compute's reason in brackets.
 fn classify(op: &str, e: &GaxError) -> (Option<u16>, Error) {
     let status = e.http_status_code();
-    let message = match e.status() {
+    let mut message = match e.status() {
         Some(s) if !s.message.is_empty() => format!("{} (HTTP {})", s.message, status.unwrap_or(0)),
         _ => e.to_string(),
     };
+    if let Some(r) = reason(e) {
+        message.push_str(&format!(" [{r}]"));
+    }
     let transport = e.is_timeout() || e.is_io() || e.is_connect() || e.is_transport();
     let retryable = transport || matches!(status, Some(429) | Some(500..=599));
     let error = match status {

@@ -13,6 +13,7 @@ pub const CLUSTER: &str = "berth.dev/cluster";
 pub const OWNER: &str = "berth.dev/owner";
 pub const SERVICE_NAME: &str = "networking.gke.io/service-name";
 pub const API_VERSION: &str = "networking.gke.io/api-version";
+pub const INGRESS_NAME: &str = "kubernetes.io/ingress-name";
 const SHARED: &str = "shared";
 
 /// Who a described resource belongs to.
@@ -32,13 +33,34 @@ fn render(fields: BTreeMap<&str, String>) -> String {
     Value::Object(m).to_string()
 }
 
-/// The description of a resource made for one object.
+/// The description of a resource made for one object: GKE's keys for a Service's
+/// (`networking.gke.io/service-name`, `api-version`) or an Ingress's (`kubernetes.io/ingress-name`)
+/// resources, with berth's.
 pub fn owned(cluster: &str, object: &ObjectRef) -> String {
+    let mut fields = BTreeMap::from([(CLUSTER, cluster.to_string()), (OWNER, object.to_string())]);
+    match object.kind {
+        crate::frontend::FrontendKind::Service => {
+            fields.insert(SERVICE_NAME, object.stack());
+            fields.insert(API_VERSION, "ga".to_string());
+        }
+        _ => {
+            fields.insert(INGRESS_NAME, object.stack());
+        }
+    }
+    render(fields)
+}
+
+/// The description of an Ingress's backend service or health check: GKE's L7 keys
+/// (`kubernetes.io/service-name`, `kubernetes.io/service-port`) with berth's.
+pub fn owned_backend(cluster: &str, ingress: &ObjectRef, service: &str, port: &str) -> String {
     render(BTreeMap::from([
-        (SERVICE_NAME, object.stack()),
-        (API_VERSION, "ga".to_string()),
+        (
+            "kubernetes.io/service-name",
+            format!("{}/{service}", ingress.namespace),
+        ),
+        ("kubernetes.io/service-port", port.to_string()),
         (CLUSTER, cluster.to_string()),
-        (OWNER, object.to_string()),
+        (OWNER, ingress.to_string()),
     ]))
 }
 

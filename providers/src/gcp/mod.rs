@@ -10,11 +10,14 @@ pub mod description;
 pub mod facts;
 pub mod kinds;
 pub mod l4;
+pub mod l7;
 pub mod names;
 mod observe;
 mod operation;
+pub mod permissions;
 pub mod profile;
 mod provider;
+mod shared;
 
 pub use client::{GcpProvider, Timeouts};
 
@@ -27,6 +30,15 @@ use crate::profile::Settings;
 pub fn desired(fe: &Frontend, settings: &Settings) -> Result<Vec<Resource>> {
     let facts = facts::Facts::resolve(settings, &fe.nodes)?;
     l4::translate::desired(fe, &facts)
+}
+
+/// An Ingress group's desired resources (every GCE Ingress is its own group).
+pub fn desired_group(
+    group: &crate::ingress::IngressGroup,
+    settings: &Settings,
+) -> crate::ingress::GroupDesired {
+    let facts = facts::Facts::resolve(settings, &group.nodes);
+    l7::translate::desired_group(group, facts.as_ref())
 }
 
 /// Desired vs observed, by the GCP kinds' specs.

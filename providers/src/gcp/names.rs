@@ -71,14 +71,43 @@ pub fn l4_backend(cluster: &str, namespace: &str, name: &str) -> String {
 /// A Service's forwarding rule for one protocol (`tcp`, `udp`): the protocol after the prefix,
 /// the rest as [`l4_backend`], cut to fit.
 pub fn l4_forwarding_rule(cluster: &str, namespace: &str, name: &str, protocol: &str) -> String {
-    let ns_name = trim_evenly(COMBINED - 1 - protocol.len() - 1, &[namespace, name]);
+    typed(protocol, cluster, namespace, name)
+}
+
+/// An object's resource of one type (`um` URL map, `tp`/`ts` HTTP(S) proxy, `fr`/`fs` HTTP(S)
+/// forwarding rule, `ip` address, `fw` firewall rule: ingress-gce's v2 frontend scheme,
+/// `k8s2-{type}-{cluster}-{namespace}-{name}-{hash}`, with berth's prefix).
+pub fn typed(kind: &str, cluster: &str, namespace: &str, name: &str) -> String {
+    let ns_name = trim_evenly(COMBINED - 1 - kind.len() - 1, &[namespace, name]);
     join(&[
         PREFIX,
-        protocol,
+        kind,
         &cluster_hash(cluster),
         &ns_name[0],
         &ns_name[1],
         &object_hash(cluster, namespace, name),
+    ])
+}
+
+/// The backend service (and its health check) of one Ingress for one Service port:
+/// `berth-be-{cluster}-{namespace}-{service}-{port}-{hash of the Ingress and the port}`.
+pub fn l7_backend(
+    cluster: &str,
+    namespace: &str,
+    ingress: &str,
+    service: &str,
+    port: &str,
+) -> String {
+    let room = COMBINED - 1 - "be".len() - 1 - port.len() - 1;
+    let ns_svc = trim_evenly(room, &[namespace, service]);
+    join(&[
+        PREFIX,
+        "be",
+        &cluster_hash(cluster),
+        &ns_svc[0],
+        &ns_svc[1],
+        port,
+        &hash_hex(&[cluster, namespace, ingress, service, port], HASH),
     ])
 }
 
@@ -156,6 +185,9 @@ mod tests {
             shared_health_check("prod"),
             shared_health_check_firewall("prod"),
             instance_group("prod"),
+            typed("um", "prod", &long, &long),
+            l7_backend("prod", &long, &long, &long, "http"),
+            l7_backend("prod", "shop", "web", "api", "8080"),
         ];
         for n in &cases {
             assert!(is_rfc1035(n), "{n} ({} characters)", n.len());

@@ -62,6 +62,30 @@ fn split_outputs(mut m: Map<String, Value>) -> (String, Map<String, Value>) {
 }
 
 impl GcpProvider {
+    /// Compute answers a forwarding rule's `IPAddress` as the literal IP even when it was given
+    /// a reserved address's URL: when the desired rule names an address and that address holds
+    /// the rule's IP, the rule is reported with the URL, as asked.
+    async fn address_as_asked(
+        &self,
+        desired: &[Resource],
+        name: &str,
+        props: &mut Map<String, Value>,
+    ) -> Result<()> {
+        let wanted = desired
+            .iter()
+            .find(|r| r.kind == FORWARDING_RULE && r.name == name)
+            .and_then(|r| r.properties.get("IPAddress")?.as_str());
+        let Some(url) = wanted.filter(|u| u.contains("/addresses/")) else {
+            return Ok(());
+        };
+        let address = url.rsplit('/').next().unwrap_or_default();
+        let held = self.get_address(address).await?;
+        if held.is_some() && held.as_deref() == props.get("IPAddress").and_then(Value::as_str) {
+            props.insert("IPAddress".into(), Value::String(url.to_string()));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn observe_owned(
         &self,
         owner: &ObjectRef,
@@ -105,6 +129,7 @@ impl GcpProvider {
                 if let Some(ip) = props.get("IPAddress").cloned() {
                     outputs.insert("IPAddress".into(), ip);
                 }
+                self.address_as_asked(desired, &name, &mut props).await?;
             }
             if kind == INSTANCE_GROUP {
                 let (zone, group) = split(&name);

@@ -24,7 +24,7 @@ pub static PROFILE: Profile = Profile {
     policy: None,
     offline: Some(Offline {
         service: super::desired,
-        group: None,
+        group: Some(super::desired_group),
         plan: super::plan,
     }),
 };

@@ -113,6 +113,21 @@ fn unknown(kind: &str) -> Error {
 }
 
 impl GcpProvider {
+    /// The IP a reserved regional address holds (`None`: no such address).
+    pub(crate) async fn get_address(&self, name: &str) -> Result<Option<String>> {
+        let (c, p, r) = (&self.clients.addresses, &self.project, &self.region);
+        let got = self
+            .call_unless_absent("GetAddress", || {
+                c.get()
+                    .set_project(p)
+                    .set_region(r)
+                    .set_address(name)
+                    .send()
+            })
+            .await?;
+        Ok(got.and_then(|a| a.address))
+    }
+
     /// The resource named `name`, as JSON; `None` when there is none.
     pub(crate) async fn get_named(
         &self,

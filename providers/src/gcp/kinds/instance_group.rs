@@ -74,6 +74,24 @@ impl GcpProvider {
         .await
     }
 
+    /// `None`: it was already gone.
+    pub(crate) async fn delete_instance_group(
+        &self,
+        zone: &str,
+        name: &str,
+    ) -> Result<Option<Operation>> {
+        let (c, p) = (&self.clients, self.project.as_str());
+        self.call_unless_absent("DeleteInstanceGroup", || {
+            c.instance_groups
+                .delete()
+                .set_project(p)
+                .set_zone(zone)
+                .set_instance_group(name)
+                .send()
+        })
+        .await
+    }
+
     /// The group's members as a members resource's properties (`{"instances": [...]}`).
     pub(crate) async fn list_members(&self, zone: &str, name: &str) -> Result<Map<String, Value>> {
         let (c, p) = (&self.clients, self.project.as_str());

@@ -13,6 +13,8 @@ pub mod instance_group;
 
 use super::description::marked_shared;
 use crate::engine::{Compare, KindSpec, Kinds};
+use crate::plan::Resource;
+use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
 pub const INSTANCE_GROUP: &str = "compute.v1.instanceGroups";
@@ -21,6 +23,16 @@ pub const REGION_HEALTH_CHECK: &str = "compute.v1.regionHealthChecks";
 pub const FIREWALL: &str = "compute.v1.firewalls";
 pub const REGION_BACKEND_SERVICE: &str = "compute.v1.regionBackendServices";
 pub const FORWARDING_RULE: &str = "compute.v1.forwardingRules";
+/// The named ports an instance group carries (the `setNamedPorts` body): a global backend
+/// service reaches the NodePort through one.
+pub const INSTANCE_GROUP_NAMED_PORTS: &str = "compute.v1.instanceGroups.namedPorts";
+pub const HEALTH_CHECK: &str = "compute.v1.healthChecks";
+pub const BACKEND_SERVICE: &str = "compute.v1.backendServices";
+pub const URL_MAP: &str = "compute.v1.urlMaps";
+pub const TARGET_HTTP_PROXY: &str = "compute.v1.targetHttpProxies";
+pub const TARGET_HTTPS_PROXY: &str = "compute.v1.targetHttpsProxies";
+pub const GLOBAL_ADDRESS: &str = "compute.v1.globalAddresses";
+pub const GLOBAL_FORWARDING_RULE: &str = "compute.v1.globalForwardingRules";
 
 /// Creation order (a backend service needs its groups and health check, a forwarding rule its
 /// backend service); deletes run backward.
@@ -64,6 +76,44 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
         // Compute patches a forwarding rule's tier and global access only; other changes
         // (ports, protocol, address) need a new rule.
         KindSpec::new(FORWARDING_RULE).mutable(&["networkTier", "allowGlobalAccess"]),
+        // The global Application Load Balancer of an Ingress. Several Ingresses need ports on
+        // the cluster's groups: each asks for its own to be there, others' stay.
+        KindSpec::new(INSTANCE_GROUP_NAMED_PORTS)
+            .shared()
+            .parent(INSTANCE_GROUP)
+            .compare("namedPorts", Compare::Includes),
+        KindSpec::new(HEALTH_CHECK).mutable(&[
+            "description",
+            "type",
+            "httpHealthCheck",
+            "httpsHealthCheck",
+            "http2HealthCheck",
+            "checkIntervalSec",
+            "timeoutSec",
+            "healthyThreshold",
+            "unhealthyThreshold",
+        ]),
+        KindSpec::new(BACKEND_SERVICE).mutable(&[
+            "description",
+            "protocol",
+            "portName",
+            "timeoutSec",
+            "sessionAffinity",
+            "affinityCookieTtlSec",
+            "connectionDraining",
+            "healthChecks",
+            "backends",
+        ]),
+        KindSpec::new(URL_MAP).mutable(&[
+            "description",
+            "defaultService",
+            "hostRules",
+            "pathMatchers",
+        ]),
+        KindSpec::new(TARGET_HTTP_PROXY).mutable(&["urlMap"]),
+        KindSpec::new(TARGET_HTTPS_PROXY).mutable(&["urlMap", "sslCertificates"]),
+        KindSpec::new(GLOBAL_ADDRESS).mutable(&[]),
+        KindSpec::new(GLOBAL_FORWARDING_RULE).mutable(&["target"]),
     ];
     // Compute answers with its defaults filled in: what berth asked for must be there.
     Kinds::new(
@@ -73,3 +123,17 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
             .collect(),
     )
 });
+
+/// A desired resource of `kind`: its plan name and its body.
+pub fn resource(kind: &str, name: &str, properties: Value) -> Resource {
+    Resource {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        properties: properties.as_object().cloned().unwrap_or_else(Map::new),
+    }
+}
+
+/// A reference to another resource of the same plan.
+pub fn reference(name: &str) -> Value {
+    json!({ "Ref": name })
+}

@@ -13,7 +13,7 @@ use crate::gcp::facts::{Facts, Instance};
 use crate::gcp::kinds::*;
 use crate::gcp::names;
 use crate::plan::Resource;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where Google's health checkers and passthrough load balancers' probes come from.
@@ -30,18 +30,6 @@ pub const KUBE_PROXY_HEALTH_PORT: u16 = 10256;
 pub const MAX_LISTED_PORTS: usize = 5;
 /// GKE's health-check firewall priority (ahead of default-priority deny rules).
 const HEALTH_CHECK_FIREWALL_PRIORITY: u32 = 999;
-
-fn resource(kind: &str, name: &str, properties: Value) -> Resource {
-    Resource {
-        kind: kind.to_string(),
-        name: name.to_string(),
-        properties: properties.as_object().cloned().unwrap_or_else(Map::new),
-    }
-}
-
-fn reference(name: &str) -> Value {
-    json!({ "Ref": name })
-}
 
 fn field_err(fe: &Frontend, field: String, value: String, expected: &str) -> Error {
     Error::InvalidField {
@@ -111,6 +99,43 @@ fn client_ranges(fe: &Frontend) -> Result<Vec<String>> {
     })
 }
 
+/// The cluster's instance group in every zone that has Nodes, with its members: by plan name
+/// (`<zone>/<group>`), the group and its members resource.
+pub fn instance_groups(
+    cluster: &str,
+    nodes: &[crate::frontend::Node],
+    network: &str,
+) -> Result<Vec<(String, Vec<Resource>)>> {
+    let mut zones: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for node in nodes {
+        let i = Instance::of(node)?;
+        zones.entry(i.zone.clone()).or_default().push(i.url());
+    }
+    let group = names::instance_group(cluster);
+    let shared = description::shared(cluster);
+    Ok(zones
+        .into_iter()
+        .map(|(zone, mut instances)| {
+            instances.sort();
+            let plan_name = format!("{zone}/{group}");
+            let members: Vec<Value> = instances.iter().map(|u| json!({"instance": u})).collect();
+            let resources = vec![
+                resource(
+                    INSTANCE_GROUP,
+                    &plan_name,
+                    json!({"name": group, "description": shared, "network": network}),
+                ),
+                resource(
+                    INSTANCE_GROUP_MEMBERS,
+                    &plan_name,
+                    json!({ "instances": members }),
+                ),
+            ];
+            (plan_name, resources)
+        })
+        .collect())
+}
+
 pub fn desired(fe: &Frontend, facts: &Facts) -> Result<Vec<Resource>> {
     let a = annotations::parse(fe)?;
     let by_protocol = ports_by_protocol(fe)?;
@@ -127,27 +152,9 @@ pub fn desired(fe: &Frontend, facts: &Facts) -> Result<Vec<Resource>> {
     let mut out = Vec::new();
 
     // The cluster's instance group in every zone that has Nodes.
-    let mut zones: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for node in &fe.nodes {
-        let i = Instance::of(node)?;
-        zones.entry(i.zone.clone()).or_default().push(i.url());
-    }
-    let group = names::instance_group(cluster);
     let mut backends = Vec::new();
-    for (zone, mut instances) in zones {
-        instances.sort();
-        let plan_name = format!("{zone}/{group}");
-        out.push(resource(
-            INSTANCE_GROUP,
-            &plan_name,
-            json!({"name": group, "description": shared, "network": network}),
-        ));
-        let members: Vec<Value> = instances.iter().map(|u| json!({"instance": u})).collect();
-        out.push(resource(
-            INSTANCE_GROUP_MEMBERS,
-            &plan_name,
-            json!({ "instances": members }),
-        ));
+    for (plan_name, resources) in instance_groups(cluster, &fe.nodes, &network)? {
+        out.extend(resources);
         backends.push(json!({"group": reference(&plan_name), "balancingMode": "CONNECTION"}));
     }
 
@@ -305,4 +312,4 @@ pub fn desired(fe: &Frontend, facts: &Facts) -> Result<Vec<Resource>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -42,17 +42,18 @@ fn service(ports: &[(u16, Protocol)], annotations: &[(&str, &str)]) -> Frontend 
     fe
 }
 
-fn of<'a>(rs: &'a [Resource], kind: &str) -> Vec<&'a Resource> {
+pub(crate) fn of<'a>(rs: &'a [Resource], kind: &str) -> Vec<&'a Resource> {
     rs.iter().filter(|r| r.kind == kind).collect()
 }
 
-/// Every desired body is a valid request body of its insert (or addInstances) method in the
-/// discovery document, with references filled in as URLs.
-fn assert_valid_bodies(rs: &[Resource]) {
+/// Every desired body is a valid request body of its insert (or addInstances, setNamedPorts)
+/// method in the discovery document, with references filled in as URLs.
+pub(crate) fn assert_valid_bodies(rs: &[Resource]) {
     let api = gcp_fake::discovery::Api::get();
     for r in rs {
         let (collection, method) = match r.kind.as_str() {
             INSTANCE_GROUP_MEMBERS => ("instanceGroups", "addInstances"),
+            INSTANCE_GROUP_NAMED_PORTS => ("instanceGroups", "setNamedPorts"),
             k => (k.trim_start_matches("compute.v1."), "insert"),
         };
         let schema = api
