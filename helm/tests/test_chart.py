@@ -129,7 +129,7 @@ def test_cloud_gcp_renders_its_settings_and_workload_identity():
     o = objs({**GCP, "region": "eu-west-1", "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "berth@shop-prod.iam.gserviceaccount.com"}}})
     a = args(o)
     assert a[:3] == ["run", "--cloud=gcp", "--cluster-name=prod-eu1"]
-    for want in ["--gcp-project=shop-prod", "--gcp-region=europe-west1", "--gcp-node-tags=gke-prod-1a2b3c4d-node", "--disable-ingress"]:
+    for want in ["--gcp-project=shop-prod", "--gcp-region=europe-west1", "--gcp-node-tags=gke-prod-1a2b3c4d-node"]:
         assert want in a, a
     assert not any(x.startswith("--load-balancer-class") for x in a), "the cloud's default classes"
     assert not any(x.startswith("--gcp-network") for x in a)

@@ -182,6 +182,61 @@ async fn a_service_gets_a_passthrough_nlb_its_ip_and_is_cleaned_up() {
     )
     .await;
 
+    // An Ingress (GKE's class annotation) on a NodePort Service: its global load balancer's
+    // IP in the Ingress's status; deleted, nothing of it is left.
+    let site: Service = serde_json::from_value(json!({
+        "metadata": {"name": "site"},
+        "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+    }))
+    .unwrap();
+    services
+        .create(&PostParams::default(), &site)
+        .await
+        .expect("create Service site");
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &ns);
+    let ing: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": "site", "annotations": {"kubernetes.io/ingress.class": "gce"}},
+        "spec": {"defaultBackend": {"service": {"name": "site", "port": {"number": 80}}}}
+    }))
+    .unwrap();
+    let t = Instant::now();
+    ingresses
+        .create(&PostParams::default(), &ing)
+        .await
+        .expect("create Ingress");
+    let ing_ip = eventually(
+        "an IP in the Ingress's status",
+        Duration::from_secs(60),
+        || async {
+            let i = ingresses.get("site").await.ok()?;
+            i.status?.load_balancer?.ingress?.first()?.ip.clone()
+        },
+    )
+    .await;
+    println!("[timing] Ingress -> IP in status in {:?}", t.elapsed());
+    let ing_owner = format!("Ingress {ns}/site");
+    let global_rule = owned_by(&fake, &ing_owner)
+        .into_iter()
+        .find(|(k, _)| k.contains("/global/forwardingRules/"))
+        .expect("the Ingress's forwarding rule")
+        .1;
+    assert_eq!(global_rule["IPAddress"], ing_ip.as_str());
+    ingresses
+        .delete("site", &DeleteParams::default())
+        .await
+        .expect("delete Ingress");
+    eventually("the Ingress gone", Duration::from_secs(60), || async {
+        ingresses
+            .get_opt("site")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let left = owned_by(&fake, &ing_owner);
+    assert!(left.is_empty(), "nothing of the Ingress is left: {left:?}");
+
     // Deleted: the Service's resources go before its finalizer (and the Service) does.
     services
         .delete("web", &DeleteParams::default())

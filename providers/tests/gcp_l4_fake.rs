@@ -5,42 +5,17 @@
 //! clear error, never a hang.
 #![cfg(feature = "gcp")]
 
+mod gcp_support;
+
 use gcp_fake::Fake;
+use gcp_support::{described, provider, PROJECT};
 use providers::frontend::{Frontend, Node, ObjectRef, Protocol, ServicePort};
-use providers::gcp::{GcpProvider, Timeouts};
+use providers::gcp::GcpProvider;
 use providers::metrics::CallCounter;
 use providers::plan::Plan;
-use providers::profile::Settings;
 use providers::provider::{Address, ApplyOutcome, Provider};
 use std::sync::Arc;
 use std::time::Duration;
-
-const PROJECT: &str = "p";
-
-async fn provider(fake: &Fake, calls: Arc<CallCounter>) -> GcpProvider {
-    let settings = Settings::from_pairs([
-        ("project", PROJECT),
-        ("region", "us-central1"),
-        ("node-tags", "gke-prod-node"),
-    ]);
-    let timeouts = Timeouts {
-        attempt: Duration::from_secs(5),
-        deadline: Duration::from_secs(20),
-        operation: Duration::from_secs(3),
-        poll: Duration::from_millis(20),
-    };
-    GcpProvider::connect(
-        "prod".into(),
-        settings,
-        Some(&fake.url()),
-        true,
-        calls,
-        timeouts,
-    )
-    .await
-    .expect("clients for the fake")
-    .with_backoff(Duration::from_millis(10), Duration::from_millis(50), 3)
-}
 
 fn node(i: usize, zone: &str) -> Node {
     Node {
@@ -77,20 +52,6 @@ async fn delete(p: &GcpProvider, fe: &Frontend) -> providers::Result<(Plan, Appl
     let plan = p.plan(&[], &observed)?;
     let out = p.apply(&plan, &observed).await?;
     Ok((plan, out))
-}
-
-/// The fake's resources whose description contains `needle`, by key.
-fn described(fake: &Fake, needle: &str) -> Vec<String> {
-    let has = |v: &serde_json::Value| {
-        v["description"]
-            .as_str()
-            .is_some_and(|d| d.contains(needle))
-    };
-    fake.resources()
-        .into_iter()
-        .filter(|(_, v)| has(v))
-        .map(|(k, _)| k)
-        .collect()
 }
 
 /// The calls a counter saw, by name.
@@ -366,4 +327,24 @@ async fn a_reserved_address_is_used_and_a_second_pass_is_a_no_op() {
         "the rule holds the address asked for: {plan:#?}"
     );
     assert_eq!(calls.mutating(), 0);
+}
+
+#[tokio::test]
+async fn a_local_traffic_policy_service_converges_and_a_second_pass_is_a_no_op() {
+    let fake = Fake::start().await;
+    let calls = Arc::new(CallCounter::default());
+    let p = provider(&fake, calls.clone()).await;
+    let mut fe = service("dns");
+    fe.external_traffic_policy = providers::frontend::TrafficPolicy::Local;
+    fe.health_check_node_port = Some(32000);
+    let (plan, _) = converge(&p, &fe).await.unwrap();
+    assert_eq!(plan.changes.len(), 9, "{plan:#?}");
+    calls.reset();
+    let (plan, _) = converge(&p, &fe).await.unwrap();
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert_eq!(calls.mutating(), 0);
+    let (plan, _) = delete(&p, &fe).await.unwrap();
+    // Its own check and both firewall rules go with it.
+    assert_eq!(plan.changes.len(), 5, "{plan:#?}");
+    assert!(described(&fake, "Service shop/dns").is_empty());
 }

@@ -15,7 +15,14 @@ use crate::plan::Change;
 use serde_json::{Map, Value};
 
 /// Kinds whose patch must carry the current fingerprint.
-const FINGERPRINTED: [&str; 2] = [REGION_BACKEND_SERVICE, FORWARDING_RULE];
+const FINGERPRINTED: [&str; 6] = [
+    REGION_BACKEND_SERVICE,
+    FORWARDING_RULE,
+    BACKEND_SERVICE,
+    URL_MAP,
+    TARGET_HTTP_PROXY,
+    TARGET_HTTPS_PROXY,
+];
 /// A stale fingerprint (412) is re-read and retried this many times.
 const STALE_RETRIES: usize = 3;
 
@@ -87,14 +94,16 @@ impl Executor for GcpProvider {
                 self.finished(c, p)?;
                 Ok(Created::id(self.group_url(zone, name)))
             }
+            INSTANCE_GROUP_NAMED_PORTS => {
+                let (zone, name) = split(&c.name);
+                let p = self.add_named_ports(zone, name, props).await?;
+                self.finished(c, p)?;
+                Ok(Created::id(self.group_url(zone, name)))
+            }
             INSTANCE_GROUP_MEMBERS => {
                 let (zone, name) = split(&c.name);
-                let all = instances(props);
-                if !all.is_empty() {
-                    let op = self.change_members(zone, name, &all, true).await?;
-                    let p = self.wait(&what(c), Scope::Zonal(zone.into()), op).await?;
-                    self.finished(c, p)?;
-                }
+                let p = self.sync_members(zone, name, &instances(props)).await?;
+                self.finished(c, p)?;
                 Ok(Created::id(self.group_url(zone, name)))
             }
             kind => {
@@ -105,7 +114,7 @@ impl Executor for GcpProvider {
                 let name = props.get("name").and_then(Value::as_str).unwrap_or(&c.name);
                 let mut created = Created::id(target.unwrap_or_default());
                 // The address Compute picked is known once the rule exists.
-                if kind == FORWARDING_RULE {
+                if kind == FORWARDING_RULE || kind == GLOBAL_FORWARDING_RULE {
                     let rule = self.get_named(kind, name).await?.unwrap_or_default();
                     if let Some(ip) = rule.get("IPAddress") {
                         created.outputs.insert("IPAddress".into(), ip.clone());
@@ -130,24 +139,11 @@ impl Executor for GcpProvider {
         match c.kind.as_str() {
             INSTANCE_GROUP_MEMBERS => {
                 let (zone, name) = split(&c.name);
-                let want = instances(props);
-                let have = c.current.as_ref().map(instances).unwrap_or_default();
-                let add: std::collections::BTreeSet<String> =
-                    want.difference(&have).cloned().collect();
-                let remove: std::collections::BTreeSet<String> =
-                    have.difference(&want).cloned().collect();
-                let zonal = Scope::Zonal(zone.into());
-                if !add.is_empty() {
-                    let op = self.change_members(zone, name, &add, true).await?;
-                    if let Progress::Pending(w) = self.wait(&what(c), zonal.clone(), op).await? {
-                        return Ok(Progress::Pending(w));
-                    }
-                }
-                if !remove.is_empty() {
-                    let op = self.change_members(zone, name, &remove, false).await?;
-                    return self.wait(&what(c), zonal, op).await;
-                }
-                Ok(Progress::Done)
+                self.sync_members(zone, name, &instances(props)).await
+            }
+            INSTANCE_GROUP_NAMED_PORTS => {
+                let (zone, name) = split(&c.name);
+                self.add_named_ports(zone, name, props).await
             }
             INSTANCE_GROUP => Err(Error::Bug(format!(
                 "{}: an instance group has no property berth changes in place",
@@ -167,7 +163,8 @@ impl Executor for GcpProvider {
             None => Progress::Done,
             Some(op) => self.wait(&what(c), scope(&c.kind), op).await?,
         };
-        if progress == Progress::Done && c.kind == REGION_BACKEND_SERVICE {
+        let backend_service = c.kind == REGION_BACKEND_SERVICE || c.kind == BACKEND_SERVICE;
+        if progress == Progress::Done && backend_service {
             // The last user of a shared resource takes it along; a failure here must not
             // keep the Service (its own resources are gone), so it is reported and left.
             if let Err(e) = self.release(&c.properties).await {

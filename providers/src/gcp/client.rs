@@ -9,8 +9,9 @@ use crate::metrics::{CallRecorder, Outcome};
 use crate::profile::Settings;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_compute_v1::client::{
-    Addresses, Firewalls, ForwardingRules, InstanceGroups, RegionBackendServices,
-    RegionHealthChecks,
+    Addresses, BackendServices, Firewalls, ForwardingRules, GlobalAddresses, GlobalForwardingRules,
+    HealthChecks, InstanceGroups, RegionBackendServices, RegionHealthChecks, TargetHttpProxies,
+    TargetHttpsProxies, UrlMaps,
 };
 use google_cloud_gax::error::Error as GaxError;
 use std::future::Future;
@@ -46,12 +47,19 @@ impl Default for Timeouts {
 }
 
 pub(crate) struct Clients {
-    pub backend_services: RegionBackendServices,
-    pub health_checks: RegionHealthChecks,
+    pub region_backend_services: RegionBackendServices,
+    pub region_health_checks: RegionHealthChecks,
     pub firewalls: Firewalls,
     pub forwarding_rules: ForwardingRules,
     pub instance_groups: InstanceGroups,
     pub addresses: Addresses,
+    pub health_checks: HealthChecks,
+    pub backend_services: BackendServices,
+    pub url_maps: UrlMaps,
+    pub target_http_proxies: TargetHttpProxies,
+    pub target_https_proxies: TargetHttpsProxies,
+    pub global_addresses: GlobalAddresses,
+    pub global_forwarding_rules: GlobalForwardingRules,
 }
 
 /// The GCP provider: passthrough Network Load Balancers for Services, through Compute.
@@ -128,12 +136,19 @@ impl GcpProvider {
         };
         let a = timeouts.attempt;
         let clients = Clients {
-            backend_services: client!(RegionBackendServices, endpoint, creds, a),
-            health_checks: client!(RegionHealthChecks, endpoint, creds, a),
+            region_backend_services: client!(RegionBackendServices, endpoint, creds, a),
+            region_health_checks: client!(RegionHealthChecks, endpoint, creds, a),
             firewalls: client!(Firewalls, endpoint, creds, a),
             forwarding_rules: client!(ForwardingRules, endpoint, creds, a),
             instance_groups: client!(InstanceGroups, endpoint, creds, a),
             addresses: client!(Addresses, endpoint, creds, a),
+            health_checks: client!(HealthChecks, endpoint, creds, a),
+            backend_services: client!(BackendServices, endpoint, creds, a),
+            url_maps: client!(UrlMaps, endpoint, creds, a),
+            target_http_proxies: client!(TargetHttpProxies, endpoint, creds, a),
+            target_https_proxies: client!(TargetHttpsProxies, endpoint, creds, a),
+            global_addresses: client!(GlobalAddresses, endpoint, creds, a),
+            global_forwarding_rules: client!(GlobalForwardingRules, endpoint, creds, a),
         };
         Ok(GcpProvider {
             clients,

@@ -89,20 +89,21 @@ pub fn typed(kind: &str, cluster: &str, namespace: &str, name: &str) -> String {
     ])
 }
 
-/// The backend service (and its health check) of one Ingress for one Service port:
-/// `berth-be-{cluster}-{namespace}-{service}-{port}-{hash of the Ingress and the port}`.
+/// The backend service (`be`) or health check (`hc`) of one Ingress for one Service port:
+/// `berth-{be|hc}-{cluster}-{namespace}-{service}-{port}-{hash of the Ingress and the port}`.
 pub fn l7_backend(
+    kind: &str,
     cluster: &str,
     namespace: &str,
     ingress: &str,
     service: &str,
     port: &str,
 ) -> String {
-    let room = COMBINED - 1 - "be".len() - 1 - port.len() - 1;
+    let room = COMBINED - 1 - kind.len() - 1 - port.len() - 1;
     let ns_svc = trim_evenly(room, &[namespace, service]);
     join(&[
         PREFIX,
-        "be",
+        kind,
         &cluster_hash(cluster),
         &ns_svc[0],
         &ns_svc[1],
@@ -186,8 +187,8 @@ mod tests {
             shared_health_check_firewall("prod"),
             instance_group("prod"),
             typed("um", "prod", &long, &long),
-            l7_backend("prod", &long, &long, &long, "http"),
-            l7_backend("prod", "shop", "web", "api", "8080"),
+            l7_backend("be", "prod", &long, &long, &long, "http"),
+            l7_backend("hc", "prod", "shop", "web", "api", "8080"),
         ];
         for n in &cases {
             assert!(is_rfc1035(n), "{n} ({} characters)", n.len());

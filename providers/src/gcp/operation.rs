@@ -112,7 +112,7 @@ impl GcpProvider {
             }
             Scope::Regional => {
                 self.call("GetRegionOperation", || {
-                    c.backend_services
+                    c.region_backend_services
                         .get_operation()
                         .set_project(project)
                         .set_region(region)

@@ -87,6 +87,96 @@ pub const CALLS: &[(&str, &[&str])] = &[
         &["compute.instanceGroups.update", "compute.instances.use"],
     ),
     ("GetAddress", &["compute.addresses.get"]),
+    (
+        "SetInstanceGroupNamedPorts",
+        &["compute.instanceGroups.update"],
+    ),
+    ("GetHealthCheck", &["compute.healthChecks.get"]),
+    ("InsertHealthCheck", &["compute.healthChecks.create"]),
+    ("PatchHealthCheck", &["compute.healthChecks.update"]),
+    ("DeleteHealthCheck", &["compute.healthChecks.delete"]),
+    ("GetBackendService", &["compute.backendServices.get"]),
+    (
+        "InsertBackendService",
+        &[
+            "compute.backendServices.create",
+            "compute.healthChecks.useReadOnly",
+            "compute.instanceGroups.use",
+        ],
+    ),
+    (
+        "PatchBackendService",
+        &[
+            "compute.backendServices.update",
+            "compute.healthChecks.useReadOnly",
+            "compute.instanceGroups.use",
+        ],
+    ),
+    ("DeleteBackendService", &["compute.backendServices.delete"]),
+    ("GetUrlMap", &["compute.urlMaps.get"]),
+    (
+        "InsertUrlMap",
+        &["compute.urlMaps.create", "compute.backendServices.use"],
+    ),
+    (
+        "PatchUrlMap",
+        &["compute.urlMaps.update", "compute.backendServices.use"],
+    ),
+    ("DeleteUrlMap", &["compute.urlMaps.delete"]),
+    ("GetTargetHttpProxy", &["compute.targetHttpProxies.get"]),
+    (
+        "InsertTargetHttpProxy",
+        &["compute.targetHttpProxies.create", "compute.urlMaps.use"],
+    ),
+    (
+        "PatchTargetHttpProxy",
+        &["compute.targetHttpProxies.update", "compute.urlMaps.use"],
+    ),
+    (
+        "DeleteTargetHttpProxy",
+        &["compute.targetHttpProxies.delete"],
+    ),
+    ("GetTargetHttpsProxy", &["compute.targetHttpsProxies.get"]),
+    (
+        "InsertTargetHttpsProxy",
+        &[
+            "compute.targetHttpsProxies.create",
+            "compute.urlMaps.use",
+            "compute.sslCertificates.get",
+        ],
+    ),
+    (
+        "PatchTargetHttpsProxy",
+        &[
+            "compute.targetHttpsProxies.update",
+            "compute.urlMaps.use",
+            "compute.sslCertificates.get",
+        ],
+    ),
+    (
+        "DeleteTargetHttpsProxy",
+        &["compute.targetHttpsProxies.delete"],
+    ),
+    ("GetGlobalAddress", &["compute.globalAddresses.get"]),
+    ("InsertGlobalAddress", &["compute.globalAddresses.create"]),
+    ("DeleteGlobalAddress", &["compute.globalAddresses.delete"]),
+    (
+        "GetGlobalForwardingRule",
+        &["compute.globalForwardingRules.get"],
+    ),
+    (
+        "InsertGlobalForwardingRule",
+        &[
+            "compute.globalForwardingRules.create",
+            "compute.targetHttpProxies.use",
+            "compute.targetHttpsProxies.use",
+            "compute.globalAddresses.use",
+        ],
+    ),
+    (
+        "DeleteGlobalForwardingRule",
+        &["compute.globalForwardingRules.delete"],
+    ),
     ("GetGlobalOperation", &["compute.globalOperations.get"]),
     ("GetRegionOperation", &["compute.regionOperations.get"]),
     ("GetZoneOperation", &["compute.zoneOperations.get"]),
@@ -105,7 +195,7 @@ pub fn custom_role(cluster: &str) -> serde_json::Value {
     all.dedup();
     serde_json::json!({
         "title": "berth load balancers",
-        "description": format!("What berth (cluster {cluster}) calls to provision passthrough Network Load Balancers"),
+        "description": format!("What berth (cluster {cluster}) calls to provision passthrough Network Load Balancers and Application Load Balancers"),
         "stage": "GA",
         "includedPermissions": all,
     })

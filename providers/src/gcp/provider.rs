@@ -2,9 +2,10 @@
 //! facts come from configuration and the Nodes), observe by name, plan, apply.
 
 use super::client::GcpProvider;
-use super::kinds::FORWARDING_RULE;
+use super::kinds::{FORWARDING_RULE, GLOBAL_FORWARDING_RULE};
 use crate::error::Result;
 use crate::frontend::{Frontend, ObjectRef};
+use crate::ingress::{GroupDesired, IngressGroup};
 use crate::plan::{Observed, Plan, Resource};
 use crate::provider::{Address, ApplyOutcome, Provider};
 
@@ -16,6 +17,10 @@ impl Provider for GcpProvider {
 
     async fn desired(&self, frontend: &Frontend) -> Result<Vec<Resource>> {
         super::desired(frontend, &self.settings)
+    }
+
+    async fn desired_group(&self, group: &IngressGroup) -> Result<GroupDesired> {
+        Ok(super::desired_group(group, &self.settings))
     }
 
     async fn observe(
@@ -33,8 +38,9 @@ impl Provider for GcpProvider {
 
     async fn apply(&self, plan: &Plan, observed: &Observed) -> Result<ApplyOutcome> {
         let applied = crate::engine::apply::apply(plan, observed, self, Default::default()).await?;
-        let address = applied
-            .output(observed, FORWARDING_RULE, "IPAddress", plan)
+        let address = [FORWARDING_RULE, GLOBAL_FORWARDING_RULE]
+            .into_iter()
+            .find_map(|k| applied.output(observed, k, "IPAddress", plan))
             .map(Address::Ip);
         Ok(ApplyOutcome {
             address,

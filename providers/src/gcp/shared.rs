@@ -24,6 +24,10 @@ pub enum Dependency {
 
 impl Dependency {
     pub fn of_url(url: &str) -> Option<Dependency> {
+        // A global health check is an Ingress's own (its plan deletes it).
+        if url.contains("/global/") {
+            return None;
+        }
         let parts: Vec<&str> = url.trim_end_matches('/').rsplit('/').take(4).collect();
         match parts.as_slice() {
             [name, "healthChecks", ..] => Some(Dependency::HealthCheck(name.to_string())),

@@ -2,11 +2,15 @@
 //! and never deleted by one Service; members follow the Nodes through `addInstances` /
 //! `removeInstances` (only berth's own group, whose description marks it, is ever changed).
 
+use crate::engine::apply::Progress;
+use crate::error::Error;
 use crate::error::Result;
 use crate::gcp::client::GcpProvider;
+use crate::gcp::operation::Scope;
 use google_cloud_compute_v1::model::{
     InstanceGroup, InstanceGroupsAddInstancesRequest, InstanceGroupsListInstancesRequest,
-    InstanceGroupsRemoveInstancesRequest, InstanceReference, Operation,
+    InstanceGroupsRemoveInstancesRequest, InstanceGroupsSetNamedPortsRequest, InstanceReference,
+    NamedPort, Operation,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -130,6 +134,44 @@ impl GcpProvider {
         ))
     }
 
+    /// Makes the group's members exactly `want`, against a fresh listing (every Service and
+    /// Ingress of the cluster edits the same groups): adds and removes the difference; a
+    /// refusal because another writer got there first (already a member, not a member) is
+    /// re-listed and retried once.
+    pub(crate) async fn sync_members(
+        &self,
+        zone: &str,
+        name: &str,
+        want: &BTreeSet<String>,
+    ) -> Result<Progress> {
+        let what = format!("update members of {zone}/{name}");
+        for attempt in 1..=2 {
+            let have = instances(&self.list_members(zone, name).await?);
+            let add: BTreeSet<String> = want.difference(&have).cloned().collect();
+            let remove: BTreeSet<String> = have.difference(want).cloned().collect();
+            let mut result = Ok(Progress::Done);
+            for (urls, adding) in [(add, true), (remove, false)] {
+                if urls.is_empty() || result.as_ref().is_ok_and(|p| *p != Progress::Done) {
+                    continue;
+                }
+                result = match self.change_members(zone, name, &urls, adding).await {
+                    Ok(op) => self.wait(&what, Scope::Zonal(zone.into()), op).await,
+                    Err(e) => Err(e),
+                };
+                if result.is_err() {
+                    break;
+                }
+            }
+            match result {
+                Err(Error::Cloud {
+                    retryable: false, ..
+                }) if attempt == 1 => continue,
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
     /// `add`: `addInstances`, else `removeInstances`, of these instance URLs.
     pub(crate) async fn change_members(
         &self,
@@ -163,5 +205,67 @@ impl GcpProvider {
             })
             .await
         }
+    }
+
+    /// Adds the desired named ports (`{"namedPorts": [...]}`) to the group's, keeping every
+    /// other one (other load balancers use them); a port of the same name takes the desired
+    /// number. `setNamedPorts` carries the group's fingerprint; a stale one is re-read.
+    pub(crate) async fn add_named_ports(
+        &self,
+        zone: &str,
+        name: &str,
+        props: &Map<String, Value>,
+    ) -> Result<Progress> {
+        let desired: Vec<NamedPort> = super::calls::body::<InstanceGroupsSetNamedPortsRequest>(
+            super::INSTANCE_GROUP_NAMED_PORTS,
+            props,
+        )?
+        .named_ports;
+        let (c, p) = (&self.clients.instance_groups, self.project.as_str());
+        for attempt in 1..=3 {
+            let group = self
+                .call("GetInstanceGroup", || {
+                    c.get()
+                        .set_project(p)
+                        .set_zone(zone)
+                        .set_instance_group(name)
+                        .send()
+                })
+                .await?;
+            let mut ports: Vec<NamedPort> = group
+                .named_ports
+                .iter()
+                .filter(|have| !desired.iter().any(|d| d.name == have.name))
+                .cloned()
+                .collect();
+            ports.extend(desired.iter().cloned());
+            ports.sort_by_key(|p| p.port);
+            let mut req = InstanceGroupsSetNamedPortsRequest::new().set_named_ports(ports);
+            req.fingerprint = group.fingerprint.clone();
+            let sent = self
+                .call("SetInstanceGroupNamedPorts", || {
+                    c.set_named_ports()
+                        .set_project(p)
+                        .set_zone(zone)
+                        .set_instance_group(name)
+                        .set_body(req.clone())
+                        .send()
+                })
+                .await;
+            match sent {
+                Ok(op) => {
+                    return self
+                        .wait(
+                            &format!("set named ports of {zone}/{name}"),
+                            Scope::Zonal(zone.into()),
+                            op,
+                        )
+                        .await
+                }
+                Err(Error::StaleVersion { .. }) if attempt < 3 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
     }
 }

@@ -113,7 +113,8 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
         KindSpec::new(TARGET_HTTP_PROXY).mutable(&["urlMap"]),
         KindSpec::new(TARGET_HTTPS_PROXY).mutable(&["urlMap", "sslCertificates"]),
         KindSpec::new(GLOBAL_ADDRESS).mutable(&[]),
-        KindSpec::new(GLOBAL_FORWARDING_RULE).mutable(&["target"]),
+        // Compute patches only the tier of a global rule; the proxies' names are fixed.
+        KindSpec::new(GLOBAL_FORWARDING_RULE).mutable(&[]),
     ];
     // Compute answers with its defaults filled in: what berth asked for must be there.
     Kinds::new(
@@ -133,7 +134,9 @@ pub fn resource(kind: &str, name: &str, properties: Value) -> Resource {
     }
 }
 
-/// A reference to another resource of the same plan.
+/// A reference to another resource of the same plan. GCP names are unique across kinds within
+/// a plan (each kind has its own token), so the name alone is unambiguous; an instance group and
+/// its members and named ports share one name and one ID.
 pub fn reference(name: &str) -> Value {
     json!({ "Ref": name })
 }

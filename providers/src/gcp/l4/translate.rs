@@ -169,7 +169,8 @@ pub fn desired(fe: &Frontend, facts: &Facts) -> Result<Vec<Resource>> {
             ))
         })?;
         let fw = names::l4_health_check_firewall(cluster, ns, name);
-        (backend_name.clone(), fw, port, 3, 2, owned.clone())
+        let hc = names::typed("hc", cluster, ns, name);
+        (hc, fw, port, 3, 2, owned.clone())
     } else {
         (
             names::shared_health_check(cluster),
@@ -217,11 +218,12 @@ pub fn desired(fe: &Frontend, facts: &Facts) -> Result<Vec<Resource>> {
             json!({"IPProtocol": proto, "ports": ports})
         })
         .collect();
+    let client_fw = names::typed("fw", cluster, ns, name);
     out.push(resource(
         FIREWALL,
-        &backend_name,
+        &client_fw,
         json!({
-            "name": backend_name,
+            "name": client_fw,
             "description": owned,
             "network": network,
             "sourceRanges": sources,

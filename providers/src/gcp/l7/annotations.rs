@@ -67,6 +67,14 @@ pub fn parse_ingress(
         }
     }
     let get = |k: &str| a.get(k).map(|v| v.trim());
+    if let Some(v) = get(CLASS).filter(|v| *v == "gce-internal") {
+        return Err(err(
+            object,
+            CLASS,
+            v,
+            "gce: berth builds external Application Load Balancers only (internal ones are not implemented yet)",
+        ));
+    }
     let static_ip = match get(STATIC_IP) {
         Some(v) if !is_rfc1035(v) => {
             return Err(err(
@@ -225,6 +233,11 @@ mod tests {
                 vec![("kubernetes.io/ingress.regional-static-ip-name", "ip")],
                 "regional-static-ip-name",
                 "does not implement",
+            ),
+            (
+                vec![(CLASS, "gce-internal")],
+                CLASS,
+                "internal ones are not implemented",
             ),
         ] {
             let e = parse_ingress(&ing, &map(&a)).unwrap_err().to_string();

@@ -30,7 +30,10 @@ const BACKEND_TIMEOUT_SEC: u32 = 30;
 
 /// One backend Service port of the Ingress, as the load balancer reaches it.
 struct Target {
+    /// The backend service's name.
     name: String,
+    /// Its health check's.
+    check: String,
     service: String,
     port: u16,
     node_port: u16,
@@ -78,14 +81,14 @@ fn target(group: &IngressGroup, m: &Member, b: &Backend, field: &str) -> Result<
         &resolved.service_annotations,
         resolved.port.name.as_deref(),
     )?;
+    let named = |kind: &str| {
+        let port = resolved.port.port.to_string();
+        let (ns, ing) = (&m.object.namespace, &m.object.name);
+        names::l7_backend(kind, &group.cluster, ns, ing, &b.service, &port)
+    };
     Ok(Target {
-        name: names::l7_backend(
-            &group.cluster,
-            &m.object.namespace,
-            &m.object.name,
-            &b.service,
-            &resolved.port.port.to_string(),
-        ),
+        name: named("be"),
+        check: named("hc"),
         service: b.service.clone(),
         port: resolved.port.port,
         node_port,
@@ -221,7 +224,7 @@ fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<Vec<Resourc
             _ => "httpHealthCheck",
         };
         let mut hc = json!({
-            "name": t.name,
+            "name": t.check,
             "description": d,
             "type": t.protocol,
             "checkIntervalSec": CHECK_INTERVAL_SEC,
@@ -230,12 +233,12 @@ fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<Vec<Resourc
             "unhealthyThreshold": UNHEALTHY_THRESHOLD,
         });
         hc[check] = json!({"port": t.node_port, "requestPath": "/"});
-        out.push(resource(HEALTH_CHECK, &t.name, hc));
+        out.push(resource(HEALTH_CHECK, &t.check, hc));
     }
     let mut node_ports: Vec<u16> = targets.iter().map(|t| t.node_port).collect();
     node_ports.sort();
     node_ports.dedup();
-    let fw = names::typed("fw", cluster, ns, name);
+    let fw = names::typed("l7", cluster, ns, name);
     out.push(resource(
         FIREWALL,
         &fw,
@@ -263,7 +266,7 @@ fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<Vec<Resourc
                 "portName": format!("port{}", t.node_port),
                 "loadBalancingScheme": "EXTERNAL",
                 "timeoutSec": BACKEND_TIMEOUT_SEC,
-                "healthChecks": [reference(&t.name)],
+                "healthChecks": [reference(&t.check)],
                 "backends": backends,
             }),
         ));

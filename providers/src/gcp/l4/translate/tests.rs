@@ -49,6 +49,22 @@ pub(crate) fn of<'a>(rs: &'a [Resource], kind: &str) -> Vec<&'a Resource> {
 /// Every desired body is a valid request body of its insert (or addInstances, setNamedPorts)
 /// method in the discovery document, with references filled in as URLs.
 pub(crate) fn assert_valid_bodies(rs: &[Resource]) {
+    // A `{"Ref": name}` is unambiguous: names are unique across kinds (an instance group and
+    // its members and named ports share the group's name and ID).
+    let group_kinds = [
+        INSTANCE_GROUP,
+        INSTANCE_GROUP_MEMBERS,
+        INSTANCE_GROUP_NAMED_PORTS,
+    ];
+    let mut seen = std::collections::BTreeMap::new();
+    for r in rs
+        .iter()
+        .filter(|r| !group_kinds.contains(&r.kind.as_str()))
+    {
+        if let Some(other) = seen.insert(r.name.clone(), r.kind.clone()) {
+            panic!("{} is the name of a {} and a {}", r.name, other, r.kind);
+        }
+    }
     let api = gcp_fake::discovery::Api::get();
     for r in rs {
         let (collection, method) = match r.kind.as_str() {
@@ -134,7 +150,7 @@ fn an_external_tcp_service_is_gke_s_backend_service_based_netlb() {
     let bs = of(&rs, REGION_BACKEND_SERVICE)[0];
     assert_eq!(bs.properties["loadBalancingScheme"], "EXTERNAL");
     assert_eq!(bs.properties["backends"].as_array().unwrap().len(), 2);
-    assert_eq!(bs.properties["healthChecks"], json!([{"Ref": hc.name}]));
+    assert_eq!(bs.properties["healthChecks"], json!([reference(&hc.name)]));
     let fr = of(&rs, FORWARDING_RULE)[0];
     assert_eq!(fr.properties["ports"], json!(["80", "443"]));
     assert_eq!(fr.properties["IPProtocol"], "TCP");

@@ -173,7 +173,7 @@ fn an_ingress_is_gke_s_global_load_balancer_on_instance_groups() {
         .map(|r| &r["paths"][0])
         .collect();
     assert_eq!(paths, [&json!("/api"), &json!("/api/*"), &json!("/exact")]);
-    assert_eq!(um["defaultService"], json!({"Ref": bss[0].name}));
+    assert_eq!(um["defaultService"], reference(&bss[0].name));
     // HTTP only: one proxy, one rule on :80, an ephemeral address.
     assert_eq!(of(rs, TARGET_HTTP_PROXY).len(), 1);
     assert!(of(rs, TARGET_HTTPS_PROXY).is_empty() && of(rs, GLOBAL_ADDRESS).is_empty());
@@ -202,7 +202,7 @@ fn https_static_ips_shared_addresses_and_app_protocols() {
     let frs = of(rs, GLOBAL_FORWARDING_RULE);
     assert_eq!(frs.len(), 2);
     for fr in &frs {
-        assert_eq!(fr.properties["IPAddress"], json!({"Ref": ip.name}));
+        assert_eq!(fr.properties["IPAddress"], reference(&ip.name));
     }
     assert_eq!(frs[1].properties["portRange"], "443-443");
     // allow-http false: HTTPS only; a static IP by name.
