@@ -141,6 +141,13 @@ def test_cloud_gcp_renders_its_settings_and_workload_identity():
     assert "--gcp-network=vpc-1" in a and "--gcp-subnetwork=nodes" in a, a
 
 
+def test_cloud_gcp_reads_pods_for_readiness_probes_and_aws_does_not():
+    assert ("", "pods", None, "watch") in rules(one(objs(GCP), "ClusterRole"))
+    assert not any(r[1] == "pods" for r in rules(one(objs(), "ClusterRole")))
+    no_ingress = rules(one(objs({**GCP, "ingress": {"enabled": False}}), "ClusterRole"))
+    assert not any(r[1] == "pods" for r in no_ingress), "only the Ingress controller reads them"
+
+
 @pytest.mark.parametrize("missing", ["project", "region", "nodeTags"])
 def test_cloud_gcp_without_a_required_setting_says_which(missing):
     gcp = {k: v for k, v in GCP["gcp"].items() if k != missing}

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::policy::LoadBalancerPolicy;
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Deserialize;
@@ -16,6 +16,8 @@ pub struct Manifests {
     pub services: Vec<Service>,
     pub endpoint_slices: Vec<EndpointSlice>,
     pub nodes: Vec<Node>,
+    /// Pods (their readiness probes are GCP's default health checks).
+    pub pods: Vec<Pod>,
     pub ingresses: Vec<Ingress>,
     pub ingress_classes: Vec<IngressClass>,
     pub policies: Vec<LoadBalancerPolicy>,
@@ -25,9 +27,10 @@ pub struct Manifests {
 }
 
 /// The kinds berth plan reads, with their API version.
-const READ: [(&str, &str); 6] = [
+const READ: [(&str, &str); 7] = [
     ("v1", "Service"),
     ("v1", "Node"),
+    ("v1", "Pod"),
     ("networking.k8s.io/v1", "Ingress"),
     ("networking.k8s.io/v1", "IngressClass"),
     ("discovery.k8s.io/v1", "EndpointSlice"),
@@ -187,6 +190,7 @@ impl Manifests {
                 .services
                 .push(serde_json::from_value(value).map_err(bad)?),
             ("v1", "Node") => self.nodes.push(serde_json::from_value(value).map_err(bad)?),
+            ("v1", "Pod") => self.pods.push(serde_json::from_value(value).map_err(bad)?),
             ("networking.k8s.io/v1", "Ingress") => self
                 .ingresses
                 .push(serde_json::from_value(value).map_err(bad)?),

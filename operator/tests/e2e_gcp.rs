@@ -9,6 +9,7 @@
 
 mod support;
 
+use k8s_openapi::api::core::v1::Pod;
 use support::*;
 
 const GCP_FINALIZER: &str = "berth.dev/gcp-load-balancer";
@@ -186,13 +187,28 @@ async fn a_service_gets_a_passthrough_nlb_its_ip_and_is_cleaned_up() {
     // IP in the Ingress's status; deleted, nothing of it is left.
     let site: Service = serde_json::from_value(json!({
         "metadata": {"name": "site"},
-        "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+        "spec": {"type": "NodePort", "selector": {"app": "site"},
+                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
     }))
     .unwrap();
     services
         .create(&PostParams::default(), &site)
         .await
         .expect("create Service site");
+    // Its pod's readiness probe becomes the health check's path.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = |name: &str, path: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "site"}},
+            "spec": {"containers": [{"name": "site", "image": "site:1",
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": path, "port": "http"}, "periodSeconds": 5}}]}
+        }))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &pod("site-1", "/ready-v1"))
+        .await
+        .expect("create Pod");
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &ns);
     let ing: Ingress = serde_json::from_value(json!({
         "metadata": {"name": "site", "annotations": {"kubernetes.io/ingress.class": "gce"}},
@@ -221,6 +237,31 @@ async fn a_service_gets_a_passthrough_nlb_its_ip_and_is_cleaned_up() {
         .expect("the Ingress's forwarding rule")
         .1;
     assert_eq!(global_rule["IPAddress"], ing_ip.as_str());
+    let check_path = || {
+        owned_by(&fake, &ing_owner)
+            .into_iter()
+            .find(|(k, _)| k.contains("/global/healthChecks/"))
+            .map(|(_, v)| v["httpHealthCheck"]["requestPath"].clone())
+    };
+    assert_eq!(check_path(), Some(json!("/ready-v1")), "the probe's path");
+    // A rollout: the new pod's probe is on another path; the health check follows.
+    pods.delete("site-1", &DeleteParams::default())
+        .await
+        .expect("delete Pod");
+    pods.create(&PostParams::default(), &pod("site-2", "/ready-v2"))
+        .await
+        .expect("create Pod");
+    let t = Instant::now();
+    eventually(
+        "the health check on the new probe's path",
+        Duration::from_secs(30),
+        || async { (check_path() == Some(json!("/ready-v2"))).then_some(()) },
+    )
+    .await;
+    println!(
+        "[timing] new readinessProbe -> health check updated in {:?}",
+        t.elapsed()
+    );
     ingresses
         .delete("site", &DeleteParams::default())
         .await

@@ -23,11 +23,28 @@ pub enum BackendPort {
 }
 
 /// What the operator found for a backend: the Service's port (with NodePort, targetPort and
-/// ready endpoints) and the Service's annotations (per-service settings, e.g. health checks).
+/// ready endpoints), the Service's annotations (per-service settings, e.g. health checks), and
+/// the serving pods' HTTP readiness probe on the target port, if the cloud reads pods.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedBackend {
     pub service_annotations: BTreeMap<String, String>,
     pub port: ServicePort,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<HttpProbe>,
+}
+
+/// A pod's `readinessProbe.httpGet` on the container port a Service targets (ingress-gce's
+/// choice: the oldest matching pod's first container with such a probe).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpProbe {
+    /// With a leading `/`.
+    pub path: String,
+    /// `httpGet.host`, or a `Host` header.
+    pub host: Option<String>,
+    /// `HTTP` or `HTTPS`.
+    pub scheme: String,
+    pub period_seconds: u32,
+    pub timeout_seconds: u32,
 }
 
 /// An Ingress backend: a Service port in the Ingress's namespace. `resolved` is `Err` with a

@@ -52,6 +52,9 @@ pub struct IngressProfile {
     /// Annotations with this prefix name backend Services too (ALB `actions.*`): a change of
     /// such a Service triggers the Ingress's group.
     pub backend_annotation_prefix: Option<&'static str>,
+    /// The backends' pods are read (GCP: health checks follow their readiness probes): the
+    /// controller watches Pods, keeping only labels, ports and readiness probes.
+    pub reads_pods: bool,
 }
 
 /// How Ingresses share a load balancer.

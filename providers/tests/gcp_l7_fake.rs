@@ -31,6 +31,7 @@ fn backend(service: &str, port: u16, node_port: u16) -> Backend {
                 target_port: Some(8080),
                 endpoints: Vec::new(),
             },
+            probe: None,
         }),
     }
 }

@@ -230,6 +230,7 @@ fn snapshot<'a>(m: &'a Manifests, cluster: &'a str) -> Snapshot<'a> {
         services: &m.services,
         slices: Some(&m.endpoint_slices),
         nodes: &m.nodes,
+        pods: &m.pods,
         cluster,
     }
 }

@@ -322,7 +322,7 @@ pub async fn run(args: RunArgs) -> i32 {
     // The Ingress controller shares the client, provider, recorder and metrics, under the same
     // leadership, with caches of its own.
     let ingress_ctx = ingress.zip(ingress_sel).map(|(slices, sel)| {
-        let caches = ingress::IngressCaches::new(slices);
+        let caches = ingress::IngressCaches::new(slices, sel.profile.reads_pods);
         (Arc::new(caches.context(ctx.clone(), sel)), caches)
     });
     // The policies' status counts the governed Ingresses too.

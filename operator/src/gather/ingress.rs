@@ -10,13 +10,14 @@
 //! rest of the group stays (the controller releases their finalizer after applying).
 
 use super::{eligible_nodes, ready_endpoints};
-use k8s_openapi::api::core::v1::{Node as KubeNode, Service};
+use k8s_openapi::api::core::v1::{Node as KubeNode, Pod, Service, ServicePort as KubeServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressClass};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use providers::frontend::{FrontendKind, ObjectRef, Protocol, ServicePort};
 use providers::ingress::{
-    Backend, BackendPort, HttpPath, IngressGroup, Member, PathType, ResolvedBackend, Rule, Tls,
+    Backend, BackendPort, HttpPath, HttpProbe, IngressGroup, Member, PathType, ResolvedBackend,
+    Rule, Tls,
 };
 use providers::profile::{Grouping, IngressProfile, Profile};
 use serde_json::Value;
@@ -184,6 +185,9 @@ pub struct Snapshot<'a> {
     pub services: &'a [Service],
     pub slices: Option<&'a [EndpointSlice]>,
     pub nodes: &'a [KubeNode],
+    /// The pods, as far as the cloud reads them (readiness probes for health checks); empty
+    /// when it does not.
+    pub pods: &'a [Pod],
     pub cluster: &'a str,
 }
 
@@ -406,6 +410,7 @@ impl Snapshot<'_> {
             })
             .unwrap_or_default();
         Ok(ResolvedBackend {
+            probe: self.probe(namespace, svc, p),
             service_annotations: svc.metadata.annotations.clone().unwrap_or_default(),
             port: ServicePort {
                 name: p.name.clone(),
@@ -418,6 +423,84 @@ impl Snapshot<'_> {
                 target_port,
                 endpoints,
             },
+        })
+    }
+
+    /// The serving pods' HTTP readiness probe on the Service port's target, as ingress-gce
+    /// picks it: the pods the Service selects in its namespace, oldest first; the first
+    /// container with an `httpGet` readiness probe whose port is the one the Service targets
+    /// (by number or name) and whose probe is on that same port.
+    fn probe(&self, namespace: &str, svc: &Service, port: &KubeServicePort) -> Option<HttpProbe> {
+        let selector = svc
+            .spec
+            .as_ref()?
+            .selector
+            .as_ref()
+            .filter(|s| !s.is_empty())?;
+        let target = port
+            .target_port
+            .clone()
+            .unwrap_or(IntOrString::Int(port.port));
+        let mut pods: Vec<&Pod> = self
+            .pods
+            .iter()
+            .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == namespace)
+            .filter(|p| {
+                let labels = p.metadata.labels.clone().unwrap_or_default();
+                selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+            })
+            .collect();
+        pods.sort_by_key(|p| {
+            (
+                p.metadata.creation_timestamp.clone().map(|t| t.0),
+                p.metadata.name.clone(),
+            )
+        });
+        pods.iter().find_map(|pod| {
+            pod.spec.as_ref()?.containers.iter().find_map(|c| {
+                let get = c.readiness_probe.as_ref()?.http_get.as_ref()?;
+                let cport = c.ports.as_ref()?.iter().find(|cp| match &target {
+                    IntOrString::Int(n) => cp.container_port == *n,
+                    IntOrString::String(name) => cp.name.as_deref() == Some(name.as_str()),
+                })?;
+                let on_it = match &get.port {
+                    IntOrString::Int(n) => *n == cport.container_port,
+                    IntOrString::String(name) => cport.name.as_deref() == Some(name.as_str()),
+                };
+                if !on_it {
+                    return None;
+                }
+                let probe = c.readiness_probe.as_ref()?;
+                let path = get.path.clone().unwrap_or_default();
+                let host = get.host.clone().or_else(|| {
+                    get.http_headers
+                        .iter()
+                        .flatten()
+                        .find(|h| h.name.eq_ignore_ascii_case("host"))
+                        .map(|h| h.value.clone())
+                });
+                Some(HttpProbe {
+                    path: if path.starts_with('/') {
+                        path
+                    } else {
+                        format!("/{path}")
+                    },
+                    host,
+                    scheme: get
+                        .scheme
+                        .clone()
+                        .unwrap_or_else(|| "HTTP".into())
+                        .to_ascii_uppercase(),
+                    period_seconds: probe
+                        .period_seconds
+                        .and_then(|v| u32::try_from(v).ok())
+                        .unwrap_or(10),
+                    timeout_seconds: probe
+                        .timeout_seconds
+                        .and_then(|v| u32::try_from(v).ok())
+                        .unwrap_or(1),
+                })
+            })
         })
     }
 }
@@ -554,6 +637,7 @@ mod tests {
             services: &services,
             slices: Some(&slices),
             nodes: &[],
+            pods: &[],
             cluster: "c1",
         };
         let groups = snap.groups(&IngressSelection::default());

@@ -29,6 +29,7 @@ pub static PROFILE: Profile = Profile {
         },
         finalizer: "ingress.k8s.aws/resources",
         backend_annotation_prefix: Some("alb.ingress.kubernetes.io/actions."),
+        reads_pods: false,
     }),
     policy: Some(PolicyVocabulary {
         service: Vocabulary {

@@ -20,6 +20,7 @@ pub static PROFILE: Profile = Profile {
         grouping: Grouping::PerIngress,
         finalizer: "berth.dev/gce-ingress",
         backend_annotation_prefix: None,
+        reads_pods: true,
     }),
     policy: None,
     offline: Some(Offline {

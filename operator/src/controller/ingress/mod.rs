@@ -45,7 +45,7 @@ use crate::error::{Error, Result};
 use crate::gather::SERVICE_NAME_LABEL;
 use crate::report;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -84,6 +84,9 @@ pub struct IngressContext {
     pub nodes: Store<Node>,
     /// `None` when the API server does not serve `discovery.k8s.io/v1`.
     pub slices: Option<Store<EndpointSlice>>,
+    /// Pods with only what berth reads (labels, ports, readiness probes), when the cloud reads
+    /// them (GCP's health checks follow readiness probes).
+    pub pods: Option<Store<Pod>>,
 }
 
 impl IngressContext {

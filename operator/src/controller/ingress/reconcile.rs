@@ -87,12 +87,18 @@ pub(super) fn gather(
         .slices
         .as_ref()
         .map(|s| s.state().iter().map(|x| (**x).clone()).collect());
+    let pods: Vec<Pod> = ctx
+        .pods
+        .as_ref()
+        .map(|p| p.state().iter().map(|x| (**x).clone()).collect())
+        .unwrap_or_default();
     let snapshot = crate::gather::ingress::Snapshot {
         ingresses: &[],
         classes: &[],
         services: &services,
         slices: slices.as_deref(),
         nodes: &nodes,
+        pods: &pods,
         cluster: &ctx.base.cluster,
     };
     let mut group = snapshot.group(&ctx.selection, &gk.owner());

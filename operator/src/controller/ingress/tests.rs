@@ -42,7 +42,7 @@ fn harness_with(policies: Option<Vec<crate::policy::LoadBalancerPolicy>>) -> Har
     });
     let api = FakeApi::default();
     let provider = Arc::new(FakeProvider::answering("Grp-1.ELB.us-east-1.amazonaws.com"));
-    let caches = IngressCaches::new(false);
+    let caches = IngressCaches::new(false, false);
     let (node_store, _w) = reflector::store::<Node>();
     let base = Arc::new(context(&api, provider.clone(), node_store).with_policies(store));
     let ctx = caches.context(base, IngressSelection::default());

@@ -124,17 +124,20 @@ pub struct IngressCaches {
     pub services: Store<Service>,
     pub nodes: Store<Node>,
     pub slices: Option<Store<EndpointSlice>>,
+    pub pods: Option<Store<Pod>>,
     pub groups: Store<IngressGroupRef>,
     pub(super) ingress_writer: reflector::store::Writer<Ingress>,
     pub(super) class_writer: reflector::store::Writer<IngressClass>,
     pub(super) service_writer: reflector::store::Writer<Service>,
     pub(super) node_writer: reflector::store::Writer<Node>,
     pub(super) slice_writer: Option<reflector::store::Writer<EndpointSlice>>,
+    pub(super) pod_writer: Option<reflector::store::Writer<Pod>>,
     pub(super) group_writer: reflector::store::Writer<IngressGroupRef>,
 }
 
 impl IngressCaches {
-    pub fn new(slices: bool) -> Self {
+    /// `pods`: the cloud reads the backends' pods (see [`providers::profile::IngressProfile`]).
+    pub fn new(slices: bool, pods: bool) -> Self {
         let (ingresses, ingress_writer) = reflector::store();
         let (classes, class_writer) = reflector::store();
         let (services, service_writer) = reflector::store();
@@ -146,12 +149,20 @@ impl IngressCaches {
         } else {
             (None, None)
         };
+        let (pods, pod_writer) = if pods {
+            let (r, w) = reflector::store();
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
         IngressCaches {
             ingresses,
             classes,
             services,
             nodes,
             slices,
+            pods,
+            pod_writer,
             groups,
             ingress_writer,
             class_writer,
@@ -171,6 +182,7 @@ impl IngressCaches {
             services: self.services.clone(),
             nodes: self.nodes.clone(),
             slices: self.slices.clone(),
+            pods: self.pods.clone(),
         }
     }
 }
@@ -202,7 +214,42 @@ pub(super) fn policy_changes(
 pub(super) enum Trigger {
     Groups(Vec<GroupKey>),
     Services(Vec<(String, String)>),
+    /// Pods of these namespaces changed what berth reads of them.
+    Namespaces(Vec<String>),
     All,
+}
+
+/// Keeps of a Pod only what berth reads (labels, creation time, containers' names, ports and
+/// readiness probes): the cache stays small whatever the pods carry.
+pub(super) fn keep_probe_facts(mut pod: Pod) -> Pod {
+    let m = &mut pod.metadata;
+    m.annotations = None;
+    m.managed_fields = None;
+    m.owner_references = None;
+    m.finalizers = None;
+    pod.status = None;
+    if let Some(spec) = pod.spec.take() {
+        let containers = spec
+            .containers
+            .into_iter()
+            .map(|c| k8s_openapi::api::core::v1::Container {
+                name: c.name,
+                ports: c.ports,
+                readiness_probe: c.readiness_probe,
+                ..Default::default()
+            })
+            .collect();
+        pod.spec = Some(k8s_openapi::api::core::v1::PodSpec {
+            containers,
+            ..Default::default()
+        });
+    }
+    pod
+}
+
+/// What of a (kept) Pod decides a health check: its labels and containers.
+fn pod_fingerprint(p: &Pod) -> String {
+    format!("{:?}|{:?}", p.metadata.labels, p.spec)
 }
 
 /// Runs the Ingress controller until `shutdown` resolves (then finishes the reconciliations in
@@ -331,6 +378,26 @@ pub async fn run(
     if let Some(policies) = ctx.base.policies.clone() {
         streams.push(policy_changes(policies).map(|_| Trigger::All).boxed());
     }
+    if let Some(writer) = caches.pod_writer {
+        streams.push(
+            changed_targets(
+                reflector::reflector(
+                    writer,
+                    watcher(
+                        api::<Pod>(&client, &scope.namespace),
+                        watcher::Config::default(),
+                    )
+                    .modify(|p| *p = keep_probe_facts(std::mem::take(p))),
+                )
+                .default_backoff(),
+                pod_fingerprint,
+                |p: &Pod| Some((p.metadata.namespace.clone()?, String::new())),
+                "Pod",
+            )
+            .map(|t| Trigger::Namespaces(t.into_iter().map(|(ns, _)| ns).collect()))
+            .boxed(),
+        );
+    }
     if let Some(writer) = caches.slice_writer {
         streams.push(
             changed_targets(
@@ -364,6 +431,22 @@ pub async fn run(
                     for (ns, name) in svcs {
                         gs.extend(groups_for_service(&ctx, &ns, &name));
                     }
+                    gs.iter().map(GroupKey::to_ref).collect()
+                }
+                Trigger::Namespaces(nss) => {
+                    let classes = ctx.class_list();
+                    let gs: BTreeSet<GroupKey> = ctx
+                        .ingresses
+                        .state()
+                        .iter()
+                        .filter(|i| {
+                            i.metadata
+                                .namespace
+                                .as_ref()
+                                .is_some_and(|n| nss.contains(n))
+                        })
+                        .filter_map(|i| wanted_group(i, &ctx.selection, &classes).map(|(g, _)| g))
+                        .collect();
                     gs.iter().map(GroupKey::to_ref).collect()
                 }
                 Trigger::All => groups_store

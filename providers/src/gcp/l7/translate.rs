@@ -38,6 +38,8 @@ struct Target {
     port: u16,
     node_port: u16,
     protocol: &'static str,
+    /// The serving pods' readiness probe, when its scheme is the backend's (ingress-gce's rule).
+    probe: Option<crate::ingress::HttpProbe>,
 }
 
 /// GKE's meaning of a path: Exact as given (no wildcard), Prefix `/foo` as `/foo` and `/foo/*`
@@ -93,6 +95,10 @@ fn target(group: &IngressGroup, m: &Member, b: &Backend, field: &str) -> Result<
         port: resolved.port.port,
         node_port,
         protocol,
+        probe: resolved.probe.clone().filter(|p| {
+            let scheme = if protocol == "HTTP" { "HTTP" } else { "HTTPS" };
+            p.scheme == scheme
+        }),
     })
 }
 
@@ -232,7 +238,17 @@ fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<Vec<Resourc
             "healthyThreshold": 1,
             "unhealthyThreshold": UNHEALTHY_THRESHOLD,
         });
+        // GKE's default, or the readiness probe's path and host, its timeout, and its period
+        // plus GKE's 60 s (instance-group backends: a short interval floods the nodes).
         hc[check] = json!({"port": t.node_port, "requestPath": "/"});
+        if let Some(p) = &t.probe {
+            hc[check]["requestPath"] = json!(p.path);
+            if let Some(h) = &p.host {
+                hc[check]["host"] = json!(h);
+            }
+            hc["timeoutSec"] = json!(p.timeout_seconds);
+            hc["checkIntervalSec"] = json!(p.period_seconds + CHECK_INTERVAL_SEC);
+        }
         out.push(resource(HEALTH_CHECK, &t.check, hc));
     }
     let mut node_ports: Vec<u16> = targets.iter().map(|t| t.node_port).collect();

@@ -56,6 +56,7 @@ fn backend(svc: &str, node_port: u16) -> Backend {
                     target_port: Some(8080),
                     endpoints: vec![],
                 },
+                probe: None,
             })
         },
     }

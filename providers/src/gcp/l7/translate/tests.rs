@@ -48,6 +48,7 @@ fn backend(
                 target_port: Some(8080),
                 endpoints: Vec::new(),
             },
+            probe: None,
         }),
     }
 }
@@ -293,4 +294,46 @@ fn what_gke_refuses_or_berth_cannot_serve_is_refused_on_the_ingress() {
     let no_project = Error::CloudSetup("the GCP project and region are unknown".into());
     let d = desired_group(&ingress(&[], Vec::new()), Err(&no_project));
     assert!(d.rejected[0].1.to_string().contains("project"));
+}
+
+#[test]
+fn health_checks_follow_the_pods_readiness_probe_as_gke_does() {
+    let probe = |scheme: &str| crate::ingress::HttpProbe {
+        path: "/ready".into(),
+        host: Some("shop.example.com".into()),
+        scheme: scheme.into(),
+        period_seconds: 5,
+        timeout_seconds: 2,
+    };
+    let mut g = ingress(&[], Vec::new());
+    if let Some(Ok(r)) = g.members[0]
+        .default_backend
+        .as_mut()
+        .map(|b| b.resolved.as_mut())
+    {
+        r.probe = Some(probe("HTTP"));
+    }
+    let rs = desired_group(&g, Ok(&facts())).resources;
+    assert_valid_bodies(&rs);
+    let hc = &of(&rs, HEALTH_CHECK)[0].properties;
+    assert_eq!(
+        hc["httpHealthCheck"],
+        json!({"port": 30080, "requestPath": "/ready", "host": "shop.example.com"})
+    );
+    assert_eq!(
+        (hc["checkIntervalSec"].clone(), hc["timeoutSec"].clone()),
+        (json!(65), json!(2))
+    );
+    // A probe whose scheme is not the backend's is not used (GKE's rule): the default stays.
+    if let Some(Ok(r)) = g.members[0]
+        .default_backend
+        .as_mut()
+        .map(|b| b.resolved.as_mut())
+    {
+        r.probe = Some(probe("HTTPS"));
+    }
+    let rs = desired_group(&g, Ok(&facts())).resources;
+    let hc = &of(&rs, HEALTH_CHECK)[0].properties;
+    assert_eq!(hc["httpHealthCheck"]["requestPath"], "/");
+    assert_eq!(hc["checkIntervalSec"], 60);
 }
