@@ -237,6 +237,28 @@ async fn a_service_gets_a_passthrough_nlb_its_ip_and_is_cleaned_up() {
         .expect("the Ingress's forwarding rule")
         .1;
     assert_eq!(global_rule["IPAddress"], ing_ip.as_str());
+    // GKE's annotations name the load balancer's parts.
+    let url_map = owned_by(&fake, &ing_owner)
+        .into_iter()
+        .find(|(k, _)| k.contains("/global/urlMaps/"))
+        .map(|(_, v)| v["name"].clone())
+        .expect("the Ingress's URL map");
+    eventually(
+        "GKE's annotations on the Ingress",
+        Duration::from_secs(10),
+        || async {
+            let i = ingresses.get("site").await.ok()?;
+            let a = i.metadata.annotations?;
+            (Some(&url_map)
+                == a.get("ingress.kubernetes.io/url-map")
+                    .map(|v| json!(v))
+                    .as_ref()
+                && a.contains_key("ingress.kubernetes.io/forwarding-rule")
+                && a.contains_key("ingress.kubernetes.io/target-proxy"))
+            .then_some(())
+        },
+    )
+    .await;
     let check_path = || {
         owned_by(&fake, &ing_owner)
             .into_iter()

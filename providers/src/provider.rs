@@ -20,13 +20,16 @@ pub enum Address {
 pub struct ApplyOutcome {
     pub address: Option<Address>,
     pub pending: Vec<String>,
+    /// Annotations the cloud's incumbent controller writes on the object (GKE's
+    /// `ingress.kubernetes.io/url-map`, ...), which its users and tools read.
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl ApplyOutcome {
     pub fn done(address: Option<Address>) -> Self {
         ApplyOutcome {
             address,
-            pending: Vec::new(),
+            ..Default::default()
         }
     }
 

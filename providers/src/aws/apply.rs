@@ -63,6 +63,7 @@ impl AwsProvider {
         Ok(ApplyOutcome {
             address,
             pending: applied.pending,
+            ..Default::default()
         })
     }
 }

@@ -42,9 +42,17 @@ impl Provider for GcpProvider {
             .into_iter()
             .find_map(|k| applied.output(observed, k, "IPAddress", plan))
             .map(Address::Ip);
+        let annotations = super::l7::status_annotations(
+            applied
+                .ids
+                .iter()
+                .filter(|(_, id)| !applied.deleted.contains(*id))
+                .map(|(name, _)| name.as_str()),
+        );
         Ok(ApplyOutcome {
             address,
             pending: applied.pending,
+            annotations,
         })
     }
 }

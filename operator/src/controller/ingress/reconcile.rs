@@ -184,6 +184,7 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
     };
 
     let mut address = None;
+    let mut provider_annotations = std::collections::BTreeMap::new();
     let mut changed = false;
     if needs_cloud {
         // The finalizer goes on before any cloud write that serves the member.
@@ -220,6 +221,7 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
         }
         outcome.pending = !applied.pending.is_empty();
         address = applied.address;
+        provider_annotations = applied.annotations;
         // Everything the group no longer serves is gone: let go of those members.
         for ing in involved.iter().filter(|i| holds(i)) {
             if !accepted.iter().any(|a| a.metadata.uid == ing.metadata.uid) {
@@ -245,6 +247,7 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
             None => LbStatus::Keep,
         };
         let patched_status = update_status(ctx, ing, &lb).await?;
+        update_annotations(ctx, ing, &provider_annotations).await?;
         let cond = Condition::new(ing, true, "Ensured", &message);
         let patched_cond = update_condition(ctx, ing, Some(&cond)).await?;
         if changed || patched_status || patched_cond {

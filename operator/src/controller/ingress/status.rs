@@ -107,6 +107,29 @@ async fn merge(
     Ok(true)
 }
 
+/// The merge patch that sets the provider's annotations (GKE's `ingress.kubernetes.io/url-map`,
+/// ...) where they differ, or `None`.
+pub fn annotations_patch(
+    ing: &Ingress,
+    want: &std::collections::BTreeMap<String, String>,
+) -> Option<Value> {
+    let have = ing.metadata.annotations.clone().unwrap_or_default();
+    let diff: serde_json::Map<String, Value> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    (!diff.is_empty()).then(|| json!({"metadata": {"annotations": diff}}))
+}
+
+pub(super) async fn update_annotations(
+    ctx: &IngressContext,
+    ing: &Ingress,
+    want: &std::collections::BTreeMap<String, String>,
+) -> Result<bool> {
+    merge(ctx, ing, annotations_patch(ing, want), false).await
+}
+
 pub(super) async fn update_status(
     ctx: &IngressContext,
     ing: &Ingress,

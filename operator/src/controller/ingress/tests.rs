@@ -708,3 +708,26 @@ async fn an_ingress_waits_for_the_policies() {
     assert!(err.to_string().contains("not loaded"), "{err}");
     assert!(h.provider.calls().is_empty());
 }
+
+#[test]
+fn provider_annotations_are_patched_only_where_they_differ() {
+    let ing: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": "a", "namespace": "shop", "annotations": {
+            "ingress.kubernetes.io/url-map": "berth-um-x", "other": "kept"}}
+    }))
+    .unwrap();
+    let want: std::collections::BTreeMap<String, String> = [
+        ("ingress.kubernetes.io/url-map", "berth-um-x"),
+        ("ingress.kubernetes.io/forwarding-rule", "berth-fr-x"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(
+        annotations_patch(&ing, &want),
+        Some(
+            json!({"metadata": {"annotations": {"ingress.kubernetes.io/forwarding-rule": "berth-fr-x"}}})
+        )
+    );
+    assert_eq!(annotations_patch(&ing, &Default::default()), None);
+}
