@@ -148,11 +148,11 @@ def test_cloud_gcp_reads_pods_for_readiness_probes_and_aws_does_not():
     assert not any(r[1] == "pods" for r in no_ingress), "only the Ingress controller reads them"
 
 
-@pytest.mark.parametrize("missing", ["project", "region", "nodeTags"])
-def test_cloud_gcp_without_a_required_setting_says_which(missing):
-    gcp = {k: v for k, v in GCP["gcp"].items() if k != missing}
-    with pytest.raises(helm.HelmRenderError, match=rf"gcp.{missing} is required with cloud: gcp"):
-        objs({**GCP, "gcp": gcp})
+def test_cloud_gcp_needs_the_node_tags_and_leaves_project_and_region_to_the_metadata_server():
+    with pytest.raises(helm.HelmRenderError, match=r"gcp.nodeTags is required with cloud: gcp"):
+        objs({**GCP, "gcp": {"project": "shop-prod"}})
+    a = args(objs({**GCP, "gcp": {"nodeTags": ["gke-prod-1a2b3c4d-node"]}}))
+    assert not any(x.startswith(("--gcp-project", "--gcp-region")) for x in a), a
 
 
 # ------------------------------------------------------------------ RBAC

@@ -141,16 +141,27 @@ pub async fn live_provider(cloud: Cloud, live: Live<'_>) -> crate::Result<Arc<dy
         }
         #[cfg(feature = "gcp")]
         Cloud::Gcp => {
-            let endpoint = live
-                .settings
-                .get(providers::gcp::facts::ENDPOINT)
-                .map(String::from);
+            use providers::gcp::facts::{ENDPOINT, PROJECT, REGION};
+            let mut settings = live.settings;
+            // On GKE the metadata server knows what the flags leave out.
+            if settings.get(PROJECT).is_none() || settings.get(REGION).is_none() {
+                let host = providers::gcp::metadata::host();
+                let wait = std::time::Duration::from_secs(2);
+                let found = providers::gcp::metadata::discover(&host, wait).await;
+                for (name, value) in [(PROJECT, found.project), (REGION, found.region)] {
+                    if let (None, Some(v)) = (settings.get(name), value) {
+                        tracing::info!(setting = name, value = %v, "from the metadata server");
+                        settings.set(name, v);
+                    }
+                }
+            }
+            let endpoint = settings.get(ENDPOINT).map(String::from);
             let anonymous = endpoint
                 .as_deref()
                 .is_some_and(|e| e.starts_with("http://"));
             let p = providers::gcp::GcpProvider::connect(
                 live.cluster.to_string(),
-                live.settings,
+                settings,
                 endpoint.as_deref(),
                 anonymous,
                 live.recorder,

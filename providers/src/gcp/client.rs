@@ -117,8 +117,9 @@ impl GcpProvider {
         let need = |name: &str| {
             settings.get(name).map(String::from).ok_or_else(|| {
                 Error::CloudSetup(format!(
-                    "berth run --cloud gcp needs --gcp-{name} (or BERTH_GCP_{})",
-                    name.to_uppercase()
+                    "berth run --cloud gcp needs --gcp-{name} (or BERTH_GCP_{}): the metadata server ({}) did not say it (off GKE and Compute Engine it cannot)",
+                    name.to_uppercase(),
+                    super::metadata::host()
                 ))
             })
         };

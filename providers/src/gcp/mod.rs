@@ -11,6 +11,7 @@ pub mod facts;
 pub mod kinds;
 pub mod l4;
 pub mod l7;
+pub mod metadata;
 pub mod names;
 mod observe;
 mod operation;
