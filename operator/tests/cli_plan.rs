@@ -168,3 +168,36 @@ fn ingresses_of_other_classes_are_skipped_with_a_reason() {
     assert_eq!(plan["changes"], serde_json::json!([]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipping Ingress x/web"));
 }
+
+#[cfg(feature = "gcp")]
+#[test]
+fn gcp_plan_says_which_readiness_probes_it_cannot_follow() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/gcp/ingress-readiness-probe.yaml");
+    let out = berth(&[
+        "plan",
+        "--cloud",
+        "gcp",
+        "--gcp-node-tags",
+        "gke-demo-node",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("note: Ingress shop/probed: Pod shop/tcp-1 container tcp: the readinessProbe is a tcpSocket probe"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "Pod shop/api-1 container api: the readinessProbe is an httpGet on another port"
+        ),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("requestPath") || stdout.contains("/healthz"),
+        "{stdout}"
+    );
+}

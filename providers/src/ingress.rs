@@ -31,6 +31,10 @@ pub struct ResolvedBackend {
     pub port: ServicePort,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<HttpProbe>,
+    /// Why no probe was taken although a serving container has a readiness probe (not
+    /// `httpGet`, or on another port): told to the user as an Event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_note: Option<String>,
 }
 
 /// A pod's `readinessProbe.httpGet` on the container port a Service targets (ingress-gce's
@@ -115,6 +119,9 @@ pub struct IngressGroup {
 pub struct GroupDesired {
     pub resources: Vec<crate::plan::Resource>,
     pub rejected: Vec<(ObjectRef, crate::error::Error)>,
+    /// What an accepted member should know that does not stop it (a readiness probe berth could
+    /// not use for a health check): reported as Events when its load balancer changes.
+    pub notes: Vec<(ObjectRef, String)>,
 }
 
 impl GroupDesired {

@@ -185,6 +185,7 @@ fn backend(svc: &str, node_port: u16) -> Backend {
                 endpoints: vec![],
             },
             probe: None,
+            probe_note: None,
         }),
     }
 }

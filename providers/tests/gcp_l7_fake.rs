@@ -32,6 +32,7 @@ fn backend(service: &str, port: u16, node_port: u16) -> Backend {
                 endpoints: Vec::new(),
             },
             probe: None,
+            probe_note: None,
         }),
     }
 }

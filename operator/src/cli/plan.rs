@@ -321,6 +321,9 @@ pub fn plan_offline_against(
         let result = match offline.group {
             Some(desired_group) => {
                 let d = desired_group(&group, settings);
+                for (object, note) in &d.notes {
+                    eprintln!("note: {object}: {note}");
+                }
                 if d.converge() {
                     (offline.plan)(&d.resources, observed).map(|p| (Some(p), d.rejected))
                 } else {

@@ -409,8 +409,10 @@ impl Snapshot<'_> {
                 ready_endpoints(&in_ns, service, p.name.as_deref(), protocol)
             })
             .unwrap_or_default();
+        let probe = self.probe(namespace, svc, p);
         Ok(ResolvedBackend {
-            probe: self.probe(namespace, svc, p),
+            probe: probe.0,
+            probe_note: probe.1,
             service_annotations: svc.metadata.annotations.clone().unwrap_or_default(),
             port: ServicePort {
                 name: p.name.clone(),
@@ -430,17 +432,66 @@ impl Snapshot<'_> {
     /// picks it: the pods the Service selects in its namespace, oldest first; the first
     /// container with an `httpGet` readiness probe whose port is the one the Service targets
     /// (by number or name) and whose probe is on that same port.
-    fn probe(&self, namespace: &str, svc: &Service, port: &KubeServicePort) -> Option<HttpProbe> {
+    /// `(probe, why not)`: the note says why a serving container's readiness probe was not taken.
+    fn probe(
+        &self,
+        namespace: &str,
+        svc: &Service,
+        port: &KubeServicePort,
+    ) -> (Option<HttpProbe>, Option<String>) {
+        let found = self.http_probe(namespace, svc, port);
+        if found.is_some() {
+            return (found, None);
+        }
+        (None, self.unusable_probe(namespace, svc, port))
+    }
+
+    /// A serving container on the target port whose readiness probe berth cannot use.
+    fn unusable_probe(
+        &self,
+        namespace: &str,
+        svc: &Service,
+        port: &KubeServicePort,
+    ) -> Option<String> {
+        let target = port
+            .target_port
+            .clone()
+            .unwrap_or(IntOrString::Int(port.port));
+        self.selected_pods(namespace, svc)?.iter().find_map(|pod| {
+            pod.spec.as_ref()?.containers.iter().find_map(|c| {
+                let probe = c.readiness_probe.as_ref()?;
+                c.ports.as_ref()?.iter().find(|cp| match &target {
+                    IntOrString::Int(n) => cp.container_port == *n,
+                    IntOrString::String(name) => cp.name.as_deref() == Some(name.as_str()),
+                })?;
+                let what = if probe.http_get.is_some() {
+                    "an httpGet on another port"
+                } else if probe.tcp_socket.is_some() {
+                    "a tcpSocket probe"
+                } else if probe.grpc.is_some() {
+                    "a grpc probe"
+                } else {
+                    "an exec probe"
+                };
+                Some(format!(
+                    "Pod {namespace}/{} container {}: the readinessProbe is {what}, so the health check of Service {namespace}/{} port {} uses the default (/ on the NodePort); an httpGet probe on the served port would be followed",
+                    pod.metadata.name.clone().unwrap_or_default(),
+                    c.name,
+                    svc.metadata.name.clone().unwrap_or_default(),
+                    port.port
+                ))
+            })
+        })
+    }
+
+    /// The pods a Service selects in its namespace, oldest first (`None`: no selector).
+    fn selected_pods(&self, namespace: &str, svc: &Service) -> Option<Vec<&Pod>> {
         let selector = svc
             .spec
             .as_ref()?
             .selector
             .as_ref()
             .filter(|s| !s.is_empty())?;
-        let target = port
-            .target_port
-            .clone()
-            .unwrap_or(IntOrString::Int(port.port));
         let mut pods: Vec<&Pod> = self
             .pods
             .iter()
@@ -456,6 +507,20 @@ impl Snapshot<'_> {
                 p.metadata.name.clone(),
             )
         });
+        Some(pods)
+    }
+
+    fn http_probe(
+        &self,
+        namespace: &str,
+        svc: &Service,
+        port: &KubeServicePort,
+    ) -> Option<HttpProbe> {
+        let target = port
+            .target_port
+            .clone()
+            .unwrap_or(IntOrString::Int(port.port));
+        let pods = self.selected_pods(namespace, svc)?;
         pods.iter().find_map(|pod| {
             pod.spec.as_ref()?.containers.iter().find_map(|c| {
                 let get = c.readiness_probe.as_ref()?.http_get.as_ref()?;

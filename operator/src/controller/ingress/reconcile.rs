@@ -147,13 +147,14 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
         }
     }
 
-    let desired = if candidates.is_empty() {
+    let mut desired = if candidates.is_empty() {
         GroupDesired::default()
     } else {
         let effective: Vec<Arc<Ingress>> = candidates.iter().map(|(_, e)| e.clone()).collect();
         let group = gather(gk, &effective, ctx);
         ctx.base.provider.desired_group(&group).await?
     };
+    let notes = std::mem::take(&mut desired.notes);
     let mut by_member: HashMap<FeRef, providers::Error> = HashMap::new();
     for (r, e) in desired.rejected {
         by_member.insert(r, e);
@@ -252,6 +253,16 @@ pub async fn reconcile_group(gk: &GroupKey, ctx: &IngressContext) -> Result<Outc
         let patched_cond = update_condition(ctx, ing, Some(&cond)).await?;
         if changed || patched_status || patched_cond {
             event(ctx, ing, EventType::Normal, "Ensured", message.clone()).await;
+            for (_, note) in notes.iter().filter(|(o, _)| *o == member_ref(ing)) {
+                event(
+                    ctx,
+                    ing,
+                    EventType::Warning,
+                    "ReadinessProbeNotUsed",
+                    note.clone(),
+                )
+                .await;
+            }
         }
     }
     for (ing, err) in &rejected {

@@ -40,6 +40,8 @@ struct Target {
     protocol: &'static str,
     /// The serving pods' readiness probe, when its scheme is the backend's (ingress-gce's rule).
     probe: Option<crate::ingress::HttpProbe>,
+    /// Why the pods' probe is not used, when it is not.
+    note: Option<String>,
 }
 
 /// GKE's meaning of a path: Exact as given (no wildcard), Prefix `/foo` as `/foo` and `/foo/*`
@@ -83,6 +85,7 @@ fn target(group: &IngressGroup, m: &Member, b: &Backend, field: &str) -> Result<
         &resolved.service_annotations,
         resolved.port.name.as_deref(),
     )?;
+    let scheme = if protocol == "HTTP" { "HTTP" } else { "HTTPS" };
     let named = |kind: &str| {
         let port = resolved.port.port.to_string();
         let (ns, ing) = (&m.object.namespace, &m.object.name);
@@ -95,10 +98,14 @@ fn target(group: &IngressGroup, m: &Member, b: &Backend, field: &str) -> Result<
         port: resolved.port.port,
         node_port,
         protocol,
-        probe: resolved.probe.clone().filter(|p| {
-            let scheme = if protocol == "HTTP" { "HTTP" } else { "HTTPS" };
-            p.scheme == scheme
-        }),
+        probe: resolved.probe.clone().filter(|p| p.scheme == scheme),
+        note: match &resolved.probe {
+            Some(p) if p.scheme != scheme => Some(format!(
+                "Service {}/{}: the pods' readinessProbe is {} but the backend speaks {protocol}, so the health check uses the default (/ on the NodePort)",
+                m.object.namespace, b.service, p.scheme
+            )),
+            _ => resolved.probe_note.clone(),
+        },
     })
 }
 
@@ -125,7 +132,11 @@ pub fn desired_group(
             Err(e) => Err(Error::CloudSetup(e.to_string())),
         };
         match translated {
-            Ok(rs) => out.resources.extend(rs),
+            Ok((rs, notes)) => {
+                out.resources.extend(rs);
+                out.notes
+                    .extend(notes.into_iter().map(|n| (m.object.clone(), n)));
+            }
             Err(e) => out.rejected.push((m.object.clone(), e)),
         }
     }
@@ -136,7 +147,8 @@ pub fn desired_group(
     out
 }
 
-fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<Vec<Resource>> {
+/// A member's resources, and what it should be told (probes berth could not use).
+fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<(Vec<Resource>, Vec<String>)> {
     let a: IngressAnnotations = annotations::parse_ingress(&m.object, &m.annotations)?;
     if let Some(t) = m.tls.iter().find(|t| t.secret_name.is_some()) {
         return Err(Error::InvalidField {
@@ -377,7 +389,8 @@ fn member(group: &IngressGroup, m: &Member, facts: &Facts) -> Result<Vec<Resourc
             json!({ "sslCertificates": certs }),
         );
     }
-    Ok(out)
+    let notes = targets.iter().filter_map(|t| t.note.clone()).collect();
+    Ok((out, notes))
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ fn backend(
                 endpoints: Vec::new(),
             },
             probe: None,
+            probe_note: None,
         }),
     }
 }
@@ -336,4 +337,45 @@ fn health_checks_follow_the_pods_readiness_probe_as_gke_does() {
     let hc = &of(&rs, HEALTH_CHECK)[0].properties;
     assert_eq!(hc["httpHealthCheck"]["requestPath"], "/");
     assert_eq!(hc["checkIntervalSec"], 60);
+}
+
+#[test]
+fn a_probe_berth_cannot_use_is_told_not_hidden() {
+    let mut g = ingress(&[], Vec::new());
+    if let Some(Ok(r)) = g.members[0]
+        .default_backend
+        .as_mut()
+        .map(|b| b.resolved.as_mut())
+    {
+        r.probe_note =
+            Some("Pod shop/web-1 container web: the readinessProbe is a tcpSocket probe".into());
+    }
+    let d = desired_group(&g, Ok(&facts()));
+    assert!(d.rejected.is_empty());
+    assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+    assert!(d.notes[0].1.contains("tcpSocket"));
+    assert_eq!(d.notes[0].0, g.members[0].object);
+    // A probe of the other scheme is not used either, and said so.
+    if let Some(Ok(r)) = g.members[0]
+        .default_backend
+        .as_mut()
+        .map(|b| b.resolved.as_mut())
+    {
+        r.probe_note = None;
+        r.probe = Some(crate::ingress::HttpProbe {
+            path: "/ready".into(),
+            host: None,
+            scheme: "HTTPS".into(),
+            period_seconds: 10,
+            timeout_seconds: 1,
+        });
+    }
+    let d = desired_group(&g, Ok(&facts()));
+    assert!(
+        d.notes[0]
+            .1
+            .contains("readinessProbe is HTTPS but the backend speaks HTTP"),
+        "{:?}",
+        d.notes
+    );
 }
