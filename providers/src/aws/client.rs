@@ -5,12 +5,12 @@
 use super::operations::Op;
 use crate::engine::inventory::{Inventory, DEFAULT_MAX_AGE};
 use crate::error::{Error, Result};
-use crate::metrics::{CallRecorder, Outcome};
+use crate::metrics::CallRecorder;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig;
 use aws_sdk_elasticloadbalancingv2::config::timeout::TimeoutConfig;
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::ExponentialBuilder;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,11 +142,7 @@ impl AwsProvider {
             cluster,
             vpc_id,
             recorder,
-            backoff: ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(5))
-                .with_max_times(3)
-                .with_jitter(),
+            backoff: crate::limit::default_backoff(),
             deadline: timeouts.deadline,
             limiter: None,
             inventory: Inventory::new(DEFAULT_MAX_AGE),
@@ -274,44 +270,34 @@ impl AwsProvider {
         }
     }
 
-    async fn attempts<T, E, F, Fut>(&self, op: Op, mut f: F) -> std::result::Result<T, Failure>
+    async fn attempts<T, E, F, Fut>(&self, op: Op, f: F) -> std::result::Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let (service, operation) = (op.service.label(), op.name);
-        let mut delays = self.backoff.build();
-        loop {
-            if let Some(l) = &self.limiter {
-                l.until_ready().await;
-            }
-            match f().await {
-                Ok(v) => {
-                    self.recorder.record(service, operation, Outcome::Success);
-                    return Ok(v);
+        let classify = |e: &SdkError<E>| {
+            let failure = classify(operation, e);
+            let retry = matches!(
+                failure.error,
+                Error::Cloud {
+                    retryable: true,
+                    ..
                 }
-                Err(e) => {
-                    self.recorder.record(service, operation, Outcome::Error);
-                    let failure = classify(operation, &e);
-                    let retryable = matches!(
-                        failure.error,
-                        Error::Cloud {
-                            retryable: true,
-                            ..
-                        }
-                    );
-                    if retryable {
-                        if let Some(delay) = delays.next() {
-                            tracing::debug!(service, operation, ?delay, error = %failure.error, "retrying");
-                            tokio::time::sleep(delay).await;
-                            continue;
-                        }
-                    }
-                    return Err(failure);
-                }
-            }
-        }
+            );
+            (failure, retry)
+        };
+        let limiter = self.limiter.as_ref();
+        crate::limit::attempts(
+            limiter,
+            &*self.recorder,
+            (service, operation),
+            &self.backoff,
+            f,
+            classify,
+        )
+        .await
     }
 }
 

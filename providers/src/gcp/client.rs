@@ -5,9 +5,9 @@
 //! retries are off, so every attempt is counted and berth decides.
 
 use crate::error::{Error, Result};
-use crate::metrics::{CallRecorder, Outcome};
+use crate::metrics::CallRecorder;
 use crate::profile::Settings;
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::ExponentialBuilder;
 use google_cloud_compute_v1::client::{
     Addresses, BackendServices, Firewalls, ForwardingRules, GlobalAddresses, GlobalForwardingRules,
     HealthChecks, InstanceGroups, RegionBackendServices, RegionHealthChecks, TargetHttpProxies,
@@ -158,11 +158,7 @@ impl GcpProvider {
             project,
             region,
             recorder,
-            backoff: ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(5))
-                .with_max_times(3)
-                .with_jitter(),
+            backoff: crate::limit::default_backoff(),
             timeouts,
             limiter: None,
         })
@@ -218,38 +214,32 @@ impl GcpProvider {
     pub(crate) async fn call_status<T, F, Fut>(
         &self,
         op: &'static str,
-        mut f: F,
+        f: F,
     ) -> std::result::Result<T, (Option<u16>, Error)>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, GaxError>>,
     {
-        let attempts = async {
-            let mut delays = self.backoff.build();
-            loop {
-                if let Some(l) = &self.limiter {
-                    l.until_ready().await;
+        let classify = |e: &GaxError| {
+            let (status, error) = classify(op, e);
+            let retry = matches!(
+                error,
+                Error::Cloud {
+                    retryable: true,
+                    ..
                 }
-                match f().await {
-                    Ok(v) => {
-                        self.recorder.record(SERVICE, op, Outcome::Success);
-                        return Ok(v);
-                    }
-                    Err(e) => {
-                        self.recorder.record(SERVICE, op, Outcome::Error);
-                        let (status, error) = classify(op, &e);
-                        if error.retry_soon() && matches!(error, Error::Cloud { .. }) {
-                            if let Some(delay) = delays.next() {
-                                tracing::debug!(op, ?delay, %error, "retrying");
-                                tokio::time::sleep(delay).await;
-                                continue;
-                            }
-                        }
-                        return Err((status, error));
-                    }
-                }
-            }
+            );
+            ((status, error), retry)
         };
+        let limiter = self.limiter.as_ref();
+        let attempts = crate::limit::attempts(
+            limiter,
+            &*self.recorder,
+            (SERVICE, op),
+            &self.backoff,
+            f,
+            classify,
+        );
         let deadline = self.timeouts.deadline;
         match tokio::time::timeout(deadline, attempts).await {
             Ok(r) => r,
